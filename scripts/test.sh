@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# The project's test command (README "Run the tests"): Rust unit, integration, doc and
+# sqllogictest suites, then the Python cross-checks against fitdecode and pyarrow.
+# Needs ../shared beside the checkout and the Python packages of tests/python/requirements.txt.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo build --bins
+cargo test --workspace
+DATAMIN_BIN="$PWD/target/debug/datamin" python3 -m pytest -q tests/python

@@ -1,0 +1,38 @@
+//! The DataFusion session datamin runs SQL in: datamin UDFs, `STORED AS FIT|TCX`, and
+//! object stores that include S3 on demand.
+
+use std::sync::Arc;
+
+use datafusion::execution::SessionStateBuilder;
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::prelude::{SessionConfig, SessionContext};
+use datamin_udfs::PseudonymKey;
+
+use crate::format::ActivityFormat;
+use crate::format::provider::ActivityTableFactory;
+use crate::store::AutoStoreRegistry;
+
+/// Builds a session with datamin's functions (with `key` for `pseudonymize`), the FIT and
+/// TCX table factories, and the lazily-registering object store registry.
+///
+/// `target_partitions` bounds parallelism (0: number of cores).
+pub fn session_context(key: Option<PseudonymKey>, target_partitions: usize) -> SessionContext {
+    let mut config = SessionConfig::new().with_information_schema(true);
+    if target_partitions > 0 {
+        config = config.with_target_partitions(target_partitions);
+    }
+    let runtime = RuntimeEnvBuilder::new()
+        .with_object_store_registry(Arc::new(AutoStoreRegistry::new()))
+        .build_arc()
+        .expect("runtime env with default settings");
+    let state = SessionStateBuilder::new()
+        .with_config(config)
+        .with_runtime_env(runtime)
+        .with_default_features()
+        .with_table_factory("FIT".into(), Arc::new(ActivityTableFactory::new(ActivityFormat::Fit)))
+        .with_table_factory("TCX".into(), Arc::new(ActivityTableFactory::new(ActivityFormat::Tcx)))
+        .build();
+    let ctx = SessionContext::new_with_state(state);
+    datamin_udfs::register_all(&ctx, key);
+    ctx
+}

@@ -1,0 +1,294 @@
+//! Garmin FIT decoding through [`fitparser`], into the canonical rows.
+//!
+//! The FIT stream is walked message by message with [`FitStreamProcessor`], so that:
+//! - chained FIT files (several header + data + CRC sections in one file) decode as one
+//!   activity, with the decoder state reset at every CRC as the FIT protocol requires;
+//! - compressed-timestamp headers and accumulated fields are expanded by fitparser;
+//! - developer fields are decoded (their descriptions are honoured) and then ignored;
+//! - a CRC mismatch is *lenient*: the data is kept and a warning recorded (as `fitdecode`
+//!   does with `check_crc=WARN`), while a structural error (truncation, undefined local
+//!   message, bad header) rejects the file with its byte offset.
+//!
+//! Conversions (FIT profile 21.x): positions `sint32` semicircles → degrees
+//! (`· 180 / 2³¹`); `enhanced_speed`/`enhanced_altitude` win over `speed`/`altitude`;
+//! timestamps are seconds since 1989-12-31T00:00:00Z, turned into UTC microseconds.
+
+use fitparser::de::{DecodeOption, FitObject, FitStreamProcessor};
+use fitparser::profile::MesgNum;
+use fitparser::{ErrorKind, FitDataField, FitDataRecord, Value};
+
+use super::DecodeError;
+use super::rows::{Activity, ActivityRow, RecordRow, SummaryRow};
+use crate::schema::DEGREES_PER_SEMICIRCLE;
+
+/// Decodes the FIT bytes `data` into `out` (rows are appended). See the module docs.
+pub fn decode_into(data: &[u8], out: &mut Activity) -> Result<(), DecodeError> {
+    let mut p = FitStreamProcessor::new();
+    p.add_option(DecodeOption::UseGenericSubFieldName);
+    let mut buf = data;
+    let mut sections = 0usize;
+    if data.len() < 12 {
+        return Err(DecodeError::Fit {
+            offset: 0,
+            reason: format!("file is {} bytes, shorter than a FIT header (12)", data.len()),
+        });
+    }
+    while !buf.is_empty() {
+        let offset = data.len() - buf.len();
+        match p.deserialize_next(buf) {
+            Ok((rest, obj)) => {
+                match obj {
+                    FitObject::Crc(_) => p.reset(),
+                    FitObject::Header(_) => sections += 1,
+                    FitObject::DataMessage(msg) => {
+                        let rec = p.decode_message(msg).map_err(|e| DecodeError::Fit {
+                            offset,
+                            reason: e.to_string(),
+                        })?;
+                        accept(rec, out);
+                    }
+                    FitObject::DefinitionMessage(_) => {}
+                }
+                buf = rest;
+            }
+            Err(e) => match *e {
+                ErrorKind::InvalidCrc((rest, obj, stored, computed)) => {
+                    let what = match obj {
+                        FitObject::Header(_) => {
+                            sections += 1;
+                            "header"
+                        }
+                        _ => {
+                            p.reset();
+                            "data"
+                        }
+                    };
+                    out.warnings.push(format!(
+                        "FIT {what} CRC mismatch at byte {offset} (stored {stored:#06x}, computed {computed:#06x}); data kept"
+                    ));
+                    buf = &data[data.len() - rest.len()..];
+                }
+                other => {
+                    let reason = match other {
+                        ErrorKind::UnexpectedEof(_) => {
+                            "unexpected end of file (truncated FIT data)".to_string()
+                        }
+                        ErrorKind::ParseError(pos, kind) => {
+                            format!("FIT parse error at byte {pos} ({kind:?})")
+                        }
+                        ErrorKind::MissingDefinitionMessage(n, pos) => format!(
+                            "data message for local message type {n} at byte {pos} has no definition"
+                        ),
+                        o => o.to_string(),
+                    };
+                    return Err(DecodeError::Fit { offset, reason });
+                }
+            },
+        }
+    }
+    if sections == 0 {
+        return Err(DecodeError::Fit {
+            offset: 0,
+            reason: "no FIT header found".into(),
+        });
+    }
+    Ok(())
+}
+
+fn accept(rec: FitDataRecord, out: &mut Activity) {
+    let kind = rec.kind();
+    *out.message_counts.entry(kind.to_string()).or_default() += 1;
+    match kind {
+        MesgNum::Record => out.records.push(record_row(rec.fields())),
+        MesgNum::Lap => {
+            let mut s = summary_row(rec.fields());
+            s.message_index = out.laps.len() as i32;
+            out.laps.push(s);
+        }
+        MesgNum::Session => {
+            let mut s = summary_row(rec.fields());
+            s.message_index = out.sessions.len() as i32;
+            out.sessions.push(s);
+        }
+        MesgNum::FileId => file_id(rec.fields(), &mut out.info),
+        MesgNum::UserProfile => user_profile(rec.fields(), &mut out.info),
+        MesgNum::DeviceInfo => device_info(rec.fields(), &mut out.info),
+        _ => {}
+    }
+}
+
+/// Numeric value of a field, `None` for strings, arrays and invalid values.
+pub(crate) fn num(v: &Value) -> Option<f64> {
+    Some(match v {
+        Value::Byte(x) | Value::Enum(x) | Value::UInt8(x) | Value::UInt8z(x) => *x as f64,
+        Value::SInt8(x) => *x as f64,
+        Value::SInt16(x) => *x as f64,
+        Value::UInt16(x) | Value::UInt16z(x) => *x as f64,
+        Value::SInt32(x) => *x as f64,
+        Value::UInt32(x) | Value::UInt32z(x) => *x as f64,
+        Value::SInt64(x) => *x as f64,
+        Value::UInt64(x) | Value::UInt64z(x) => *x as f64,
+        Value::Float32(x) if x.is_finite() => *x as f64,
+        Value::Float64(x) if x.is_finite() => *x,
+        _ => return None,
+    })
+}
+
+fn int<T: TryFrom<i64>>(v: &Value) -> Option<T> {
+    let x = num(v)?;
+    T::try_from(x.round() as i64).ok()
+}
+
+fn text(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => {
+            let s = s.trim_end_matches('\0').trim();
+            (!s.is_empty()).then(|| s.to_string())
+        }
+        Value::Timestamp(_) | Value::Array(_) | Value::Invalid => None,
+        other => num(other).map(|x| {
+            if x.fract() == 0.0 {
+                format!("{}", x as i64)
+            } else {
+                format!("{x}")
+            }
+        }),
+    }
+}
+
+fn time_us(v: &Value) -> Option<i64> {
+    match v {
+        Value::Timestamp(t) => Some(t.timestamp_micros()),
+        _ => None,
+    }
+}
+
+fn degrees(v: &Value) -> Option<f64> {
+    match v {
+        Value::SInt32(x) => Some(*x as f64 * DEGREES_PER_SEMICIRCLE),
+        _ => None,
+    }
+}
+
+fn record_row(fields: &[FitDataField]) -> RecordRow {
+    let mut r = RecordRow::default();
+    let (mut speed, mut altitude) = (None, None);
+    for f in fields {
+        if f.developer_data_index().is_some() {
+            continue;
+        }
+        let v = f.value();
+        match f.name() {
+            "timestamp" => r.timestamp_us = time_us(v),
+            "position_lat" => r.position_lat = degrees(v),
+            "position_long" => r.position_long = degrees(v),
+            "enhanced_altitude" => r.altitude_m = num(v),
+            "altitude" => altitude = num(v),
+            "distance" => r.distance_m = num(v),
+            "enhanced_speed" => r.speed_m_s = num(v),
+            "speed" => speed = num(v),
+            "heart_rate" => r.heart_rate_bpm = int(v),
+            "cadence" => r.cadence_rpm = int(v),
+            "power" => r.power_w = int(v),
+            "temperature" => r.temperature_c = int(v),
+            _ => {}
+        }
+    }
+    r.speed_m_s = r.speed_m_s.or(speed);
+    r.altitude_m = r.altitude_m.or(altitude);
+    r
+}
+
+fn summary_row(fields: &[FitDataField]) -> SummaryRow {
+    let mut s = SummaryRow::default();
+    let (mut avg_speed, mut max_speed) = (None, None);
+    for f in fields {
+        if f.developer_data_index().is_some() {
+            continue;
+        }
+        let v = f.value();
+        match f.name() {
+            "sport" => s.sport = text(v),
+            "sub_sport" => s.sub_sport = text(v),
+            "start_time" => s.start_time_us = time_us(v),
+            "timestamp" => s.end_time_us = time_us(v),
+            "start_position_lat" => s.start_position_lat = degrees(v),
+            "start_position_long" => s.start_position_long = degrees(v),
+            "end_position_lat" => s.end_position_lat = degrees(v),
+            "end_position_long" => s.end_position_long = degrees(v),
+            "nec_lat" => s.nec_lat = degrees(v),
+            "nec_long" => s.nec_long = degrees(v),
+            "swc_lat" => s.swc_lat = degrees(v),
+            "swc_long" => s.swc_long = degrees(v),
+            "total_elapsed_time" => s.total_elapsed_time_s = num(v),
+            "total_timer_time" => s.total_timer_time_s = num(v),
+            "total_distance" => s.total_distance_m = num(v),
+            "total_ascent" => s.total_ascent_m = num(v),
+            "total_descent" => s.total_descent_m = num(v),
+            "avg_heart_rate" => s.avg_heart_rate_bpm = int(v),
+            "max_heart_rate" => s.max_heart_rate_bpm = int(v),
+            "enhanced_avg_speed" => s.avg_speed_m_s = num(v),
+            "avg_speed" => avg_speed = num(v),
+            "enhanced_max_speed" => s.max_speed_m_s = num(v),
+            "max_speed" => max_speed = num(v),
+            "total_calories" => s.total_calories_kcal = int(v),
+            _ => {}
+        }
+    }
+    s.avg_speed_m_s = s.avg_speed_m_s.or(avg_speed);
+    s.max_speed_m_s = s.max_speed_m_s.or(max_speed);
+    s
+}
+
+fn file_id(fields: &[FitDataField], a: &mut ActivityRow) {
+    // A chained file has one file_id per section: the first one describes the file.
+    if a.file_type.is_some() || a.manufacturer.is_some() {
+        return;
+    }
+    for f in fields {
+        let v = f.value();
+        match f.name() {
+            "type" => a.file_type = text(v),
+            "manufacturer" => a.manufacturer = text(v),
+            "product" | "garmin_product" | "favero_product" => a.product = text(v),
+            "serial_number" => a.serial_number = num(v).map(|x| x as i64),
+            "time_created" => a.time_created_us = time_us(v),
+            _ => {}
+        }
+    }
+}
+
+fn user_profile(fields: &[FitDataField], a: &mut ActivityRow) {
+    for f in fields {
+        let v = f.value();
+        match f.name() {
+            "friendly_name" => a.user_friendly_name = a.user_friendly_name.take().or(text(v)),
+            "gender" => a.user_gender = a.user_gender.take().or(text(v)),
+            "age" => a.user_age_years = a.user_age_years.or(int(v)),
+            "height" => a.user_height_m = a.user_height_m.or(num(v)),
+            "weight" => a.user_weight_kg = a.user_weight_kg.or(num(v)),
+            "resting_heart_rate" => {
+                a.user_resting_heart_rate_bpm = a.user_resting_heart_rate_bpm.or(int(v))
+            }
+            _ => {}
+        }
+    }
+}
+
+fn device_info(fields: &[FitDataField], a: &mut ActivityRow) {
+    if a.software_version.is_some() {
+        return;
+    }
+    let mut creator = false;
+    let mut version = None;
+    for f in fields {
+        match f.name() {
+            "device_index" => creator = matches!(text(f.value()).as_deref(), Some("creator" | "0")),
+            "software_version" => version = text(f.value()),
+            _ => {}
+        }
+    }
+    if creator {
+        a.software_version = version;
+    }
+}

@@ -1,0 +1,104 @@
+//! Activity file formats: bytes of one file → canonical rows and Arrow batches.
+//!
+//! [`decode`] dispatches on [`ActivityFormat`]; [`fit`] and [`tcx`] fill the same
+//! [`Activity`] rows, which [`Activity::to_batches`] turns into the tables of
+//! [`crate::schema`]. [`provider`] makes a directory of such files a DataFusion table.
+
+use sha2::{Digest, Sha256};
+
+pub mod fit;
+pub mod provider;
+mod rows;
+pub mod tcx;
+
+pub use rows::{Activity, ActivityRow, RecordRow, SummaryRow};
+
+/// A decodable activity file format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ActivityFormat {
+    /// Garmin Flexible and Interoperable Data Transfer (`.fit`).
+    Fit,
+    /// Garmin Training Center XML v2 (`.tcx`).
+    Tcx,
+}
+
+impl ActivityFormat {
+    /// The format of `path`, from its extension (case-insensitive); `None` if neither.
+    pub fn from_path(path: &str) -> Option<Self> {
+        let ext = path.rsplit_once('.')?.1;
+        if ext.eq_ignore_ascii_case("fit") {
+            Some(Self::Fit)
+        } else if ext.eq_ignore_ascii_case("tcx") {
+            Some(Self::Tcx)
+        } else {
+            None
+        }
+    }
+
+    /// Parses a `STORED AS` name (`FIT`, `TCX`, case-insensitive).
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name.to_ascii_lowercase().as_str() {
+            "fit" => Some(Self::Fit),
+            "tcx" => Some(Self::Tcx),
+            _ => None,
+        }
+    }
+
+    /// Lowercase name: `fit` or `tcx`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Fit => "fit",
+            Self::Tcx => "tcx",
+        }
+    }
+}
+
+/// Why a file could not be decoded. The file is quarantined with this reason.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DecodeError {
+    /// The FIT stream is structurally broken at `offset`.
+    #[error("corrupt FIT file at byte {offset}: {reason}")]
+    Fit {
+        /// Byte offset of the message that failed.
+        offset: usize,
+        /// What was wrong.
+        reason: String,
+    },
+    /// The TCX document is malformed.
+    #[error("malformed TCX document at byte {offset}: {reason}")]
+    Tcx {
+        /// Byte offset where the parser stopped.
+        offset: usize,
+        /// What was wrong.
+        reason: String,
+    },
+}
+
+/// Stable activity id: lowercase hex of the first 16 bytes of SHA-256 over the file's bytes
+/// (independent of name and location; the same bytes always give the same id).
+pub fn activity_id(bytes: &[u8]) -> String {
+    hex::encode(&Sha256::digest(bytes)[..16])
+}
+
+/// Decodes one file. `source_file` is recorded in the `source_file` column.
+///
+/// Errors: [`DecodeError`] when the bytes are not a readable FIT/TCX file. A FIT CRC
+/// mismatch is not an error: it is listed in [`Activity::warnings`].
+pub fn decode(
+    format: ActivityFormat,
+    source_file: &str,
+    bytes: &[u8],
+) -> Result<Activity, DecodeError> {
+    let mut a = Activity {
+        activity_id: activity_id(bytes),
+        source_file: source_file.to_string(),
+        file_format: format.name(),
+        ..Default::default()
+    };
+    match format {
+        ActivityFormat::Fit => fit::decode_into(bytes, &mut a)?,
+        ActivityFormat::Tcx => tcx::decode_into(bytes, &mut a)?,
+    }
+    Ok(a)
+}

@@ -1,0 +1,120 @@
+//! `datamin inspect`: what one activity file contains.
+
+use std::fmt::Write as _;
+
+use datafusion::arrow::array::Array;
+use serde::Serialize;
+
+use crate::format::{Activity, DecodeError};
+use crate::schema::Table;
+
+/// Summary of one decoded file.
+#[derive(Debug, Clone, Serialize)]
+pub struct Inspection {
+    /// File URL or path.
+    pub file: String,
+    /// `fit` or `tcx`.
+    pub format: String,
+    /// Size in bytes.
+    pub bytes: u64,
+    /// Stable activity id.
+    pub activity_id: String,
+    /// Message (FIT) or element (TCX) counts by type.
+    pub messages: std::collections::BTreeMap<String, u64>,
+    /// First and last record timestamp (RFC 3339, UTC).
+    pub time_range: Option<(String, String)>,
+    /// FIT file type.
+    pub file_type: Option<String>,
+    /// Device manufacturer.
+    pub manufacturer: Option<String>,
+    /// Device product.
+    pub product: Option<String>,
+    /// Device serial number.
+    pub serial_number: Option<i64>,
+    /// Per table: rows, and for each column the number of non-null values.
+    pub tables: Vec<(String, usize, Vec<(String, usize)>)>,
+    /// Decoding warnings.
+    pub warnings: Vec<String>,
+}
+
+fn rfc3339(us: i64) -> String {
+    chrono::DateTime::from_timestamp_micros(us)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
+        .unwrap_or_else(|| us.to_string())
+}
+
+/// Inspects a decoded activity.
+pub fn inspect(a: &Activity, bytes: u64) -> Result<Inspection, DecodeError> {
+    let first = a.records.iter().find_map(|r| r.timestamp_us);
+    let last = a.records.iter().rev().find_map(|r| r.timestamp_us);
+    let mut tables = Vec::new();
+    for t in Table::ALL {
+        let b = a.to_batch(t).map_err(|e| DecodeError::Fit {
+            offset: 0,
+            reason: e.to_string(),
+        })?;
+        let cols = b
+            .schema()
+            .fields()
+            .iter()
+            .zip(b.columns())
+            .map(|(f, c)| (f.name().clone(), c.len() - c.null_count()))
+            .collect();
+        tables.push((t.name().to_string(), b.num_rows(), cols));
+    }
+    Ok(Inspection {
+        file: a.source_file.clone(),
+        format: a.file_format.to_string(),
+        bytes,
+        activity_id: a.activity_id.clone(),
+        messages: a.message_counts.clone(),
+        time_range: first.zip(last).map(|(a, b)| (rfc3339(a), rfc3339(b))),
+        file_type: a.info.file_type.clone(),
+        manufacturer: a.info.manufacturer.clone(),
+        product: a.info.product.clone(),
+        serial_number: a.info.serial_number,
+        tables,
+        warnings: a.warnings.clone(),
+    })
+}
+
+impl Inspection {
+    /// Human-readable report.
+    pub fn render(&self) -> String {
+        let mut s = String::new();
+        let _ = writeln!(s, "file:        {} ({} bytes, {})", self.file, self.bytes, self.format);
+        let _ = writeln!(s, "activity_id: {}", self.activity_id);
+        let _ = writeln!(
+            s,
+            "device:      {} {} (serial {})",
+            self.manufacturer.as_deref().unwrap_or("?"),
+            self.product.as_deref().unwrap_or("?"),
+            self.serial_number.map_or("?".to_string(), |n| n.to_string())
+        );
+        let _ = writeln!(s, "file type:   {}", self.file_type.as_deref().unwrap_or("?"));
+        match &self.time_range {
+            Some((a, b)) => {
+                let _ = writeln!(s, "time range:  {a} .. {b}");
+            }
+            None => {
+                let _ = writeln!(s, "time range:  (no timestamped records)");
+            }
+        }
+        let _ = writeln!(s, "messages:");
+        for (k, v) in &self.messages {
+            let _ = writeln!(s, "  {k:<24} {v:>8}");
+        }
+        for (t, rows, cols) in &self.tables {
+            let present: Vec<String> = cols
+                .iter()
+                .filter(|(_, n)| *n > 0)
+                .map(|(c, n)| if *n == *rows { c.clone() } else { format!("{c} ({n})") })
+                .collect();
+            let _ = writeln!(s, "{t}: {rows} rows; fields present: {}", present.join(", "));
+        }
+        for w in &self.warnings {
+            let _ = writeln!(s, "warning: {w}");
+        }
+        s
+    }
+}

@@ -1,0 +1,30 @@
+//! # datamin
+//!
+//! A data minimization engine for fitness-tracking data, built on Apache DataFusion.
+//!
+//! Activity files (Garmin FIT and TCX) are decoded into canonical Arrow tables
+//! ([`schema`]); a TOML [`policy`] says which columns to keep and how to minimize them; the
+//! policy is compiled into SQL views over datamin's UDFs ([`datamin_udfs`]); the result is
+//! written as deterministic Parquet ([`sink::parquet`]).
+//!
+//! Entry points for embedding:
+//! - [`format::decode`] — bytes of a FIT/TCX file → [`format::Activity`] → Arrow batches;
+//! - [`minimizer::Minimizer`] — apply a [`policy::Policy`] to batches;
+//! - [`runner::run_batch`] — the whole batch pipeline between two object-store locations;
+//! - [`context::session_context`] — a DataFusion session with the UDFs and
+//!   `CREATE EXTERNAL TABLE … STORED AS FIT|TCX`.
+#![warn(missing_docs)]
+
+pub mod context;
+pub mod format;
+pub mod inspect;
+pub mod minimizer;
+pub mod policy;
+pub mod runner;
+pub mod schema;
+pub mod sink;
+pub mod source;
+pub mod sql;
+pub mod store;
+
+pub use datamin_udfs as udfs;

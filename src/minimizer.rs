@@ -1,0 +1,111 @@
+//! Applying a policy to decoded batches: the embedding API.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use datamin::format::{decode, ActivityFormat};
+//! use datamin::minimizer::Minimizer;
+//! use datamin::policy::Policy;
+//! use datamin::schema::Table;
+//!
+//! let policy = Policy::parse("inline", r#"
+//!     [tables.records]
+//!     keep = ["timestamp", "heart_rate_bpm"]
+//!     [[tables.records.rules]]
+//!     rule = "truncate_time"
+//!     columns = ["timestamp"]
+//!     unit = "minute"
+//! "#)?;
+//! let minimizer = Minimizer::new(policy, None).await?;
+//! let bytes = std::fs::read("activity.fit")?;
+//! let activity = decode(ActivityFormat::Fit, "activity.fit", &bytes)?;
+//! let (schema, batches) = minimizer
+//!     .minimize(Table::Records, vec![vec![activity.to_batch(Table::Records)?]])
+//!     .await?
+//!     .expect("the policy writes records");
+//! # Ok(()) }
+//! ```
+
+use std::sync::Arc;
+
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::catalog::MemTable;
+use datafusion::common::{Result, TableReference, plan_err};
+use datafusion::prelude::SessionContext;
+use datamin_udfs::PseudonymKey;
+use tokio::sync::Mutex;
+
+use crate::context::session_context;
+use crate::policy::{CompiledView, Policy, RAW_SCHEMA, VIEW_SCHEMA};
+use crate::schema::Table;
+
+/// Applies a compiled [`Policy`] to batches of the canonical tables.
+///
+/// Output rows keep the order of the input partitions and of rows inside them, so the same
+/// input gives the same output.
+pub struct Minimizer {
+    policy: Policy,
+    views: Vec<CompiledView>,
+    ctx: SessionContext,
+    lock: Mutex<()>,
+}
+
+impl Minimizer {
+    /// Compiles `policy`; `key` is needed when it has an enabled `pseudonymize` rule.
+    pub async fn new(policy: Policy, key: Option<PseudonymKey>) -> Result<Self> {
+        if policy.needs_key() && key.is_none() {
+            return plan_err!("the policy pseudonymizes data but no key was given");
+        }
+        let ctx = session_context(key, 0);
+        // Keep partition order: no round-robin shuffles between the scan and the output.
+        ctx.sql("SET datafusion.optimizer.enable_round_robin_repartition = false")
+            .await?;
+        ctx.sql(&format!("CREATE SCHEMA {RAW_SCHEMA}")).await?;
+        ctx.sql(&format!("CREATE SCHEMA {VIEW_SCHEMA}")).await?;
+        let views = policy.compile();
+        Ok(Self {
+            policy,
+            views,
+            ctx,
+            lock: Mutex::new(()),
+        })
+    }
+
+    /// The policy being applied.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// The session (with the datamin UDFs) the minimizer runs in.
+    pub fn context(&self) -> &SessionContext {
+        &self.ctx
+    }
+
+    /// Minimizes the batches of `table` (one inner `Vec` per partition, all with the
+    /// canonical schema of `table`). Returns the output schema and batches in input order;
+    /// `None` when the policy does not write `table`.
+    pub async fn minimize(
+        &self,
+        table: Table,
+        partitions: Vec<Vec<RecordBatch>>,
+    ) -> Result<Option<(SchemaRef, Vec<RecordBatch>)>> {
+        let Some(view) = self.views.iter().find(|v| v.table == table) else {
+            return Ok(None);
+        };
+        let _guard = self.lock.lock().await;
+        let raw = TableReference::partial(RAW_SCHEMA, table.name());
+        let partitions = if partitions.is_empty() {
+            vec![Vec::new()]
+        } else {
+            partitions
+        };
+        let mem = MemTable::try_new(table.schema(), partitions)?;
+        self.ctx.deregister_table(raw.clone())?;
+        self.ctx.register_table(raw.clone(), Arc::new(mem))?;
+        let df = self.ctx.sql(&view.select).await?;
+        let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
+        let out = df.collect_partitioned().await;
+        self.ctx.deregister_table(raw)?;
+        Ok(Some((schema, out?.into_iter().flatten().collect())))
+    }
+}

@@ -1,0 +1,44 @@
+//! Minimization policies: a TOML file → a validated [`Policy`] → SQL views.
+//!
+//! A policy names, per table, the columns to **keep** (an allow-list: every other column is
+//! dropped — deny by default) and the **rules** that transform kept columns. Example:
+//!
+//! ```toml
+//! version = 1
+//!
+//! [key]                      # secret for pseudonymize: never stored in the policy
+//! env = "DATAMIN_KEY"        # environment variable holding it (default), or:
+//! # file = "/run/secrets/datamin.key"
+//! id = "2026-11"             # public key id written to the output
+//!
+//! [tables.records]
+//! keep = ["activity_id", "timestamp", "position_lat", "position_long", "heart_rate_bpm"]
+//!
+//! [[tables.records.rules]]
+//! rule = "pseudonymize"
+//! columns = ["activity_id"]
+//!
+//! [[tables.records.rules]]
+//! rule = "generalize_coordinates"
+//! lat = "position_lat"
+//! long = "position_long"
+//! grid_m = 500
+//!
+//! [[tables.records.rules]]
+//! rule = "truncate_time"
+//! columns = ["timestamp"]
+//! unit = "minute"
+//! ```
+//!
+//! [`Policy::parse`] rejects anything it does not understand — an unknown table, column,
+//! rule or parameter, a parameter of the wrong rule, an out-of-range value — with a
+//! [`PolicyError`] that names the file, line, column and key. [`Policy::compile`] turns the
+//! policy into `CREATE VIEW minimized.<table> AS SELECT … FROM raw.<table>` statements.
+
+mod compile;
+mod key;
+mod model;
+
+pub use compile::{CompiledView, RAW_SCHEMA, VIEW_SCHEMA};
+pub use key::{DEFAULT_KEY_ENV, KeyConfig, KeyError, load_key};
+pub use model::{Policy, PolicyError, Rule, RuleKind, TablePolicy};

@@ -1,0 +1,480 @@
+//! Policy model and validation.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use datafusion::arrow::datatypes::DataType;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use toml::Spanned;
+
+use super::key::KeyConfig;
+use crate::schema::Table;
+
+/// A policy that failed validation: where and why.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub struct PolicyError {
+    /// The policy file as given.
+    pub file: String,
+    /// 1-based line, when known.
+    pub line: Option<usize>,
+    /// 1-based column, when known.
+    pub column: Option<usize>,
+    /// Dotted key path (`tables.records.rules[1].grid_m`), when known.
+    pub key: Option<String>,
+    /// What is wrong and, where possible, how to fix it.
+    pub message: String,
+}
+
+impl fmt::Display for PolicyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file)?;
+        if let Some(l) = self.line {
+            write!(f, ":{l}")?;
+            if let Some(c) = self.column {
+                write!(f, ":{c}")?;
+            }
+        }
+        if let Some(k) = &self.key {
+            write!(f, ": {k}")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+/// One minimization rule with its validated parameters.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Rule {
+    /// Whether the rule is applied (`enabled = false` keeps the column unchanged).
+    pub enabled: bool,
+    /// The rule and its parameters.
+    #[serde(flatten)]
+    pub kind: RuleKind,
+}
+
+/// The rules of policy v1. Each compiles to a call of the datamin UDF of the same name.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "rule", rename_all = "snake_case")]
+pub enum RuleKind {
+    /// Replace each column by its keyed HMAC-SHA256 pseudonym (hex).
+    Pseudonymize {
+        /// Columns to pseudonymize.
+        columns: Vec<String>,
+        /// Optional purpose for domain separation.
+        purpose: Option<String>,
+    },
+    /// Snap a latitude/longitude pair (degrees) to the centre of a `grid_m` metre cell.
+    GeneralizeCoordinates {
+        /// Latitude column (degrees).
+        lat: String,
+        /// Longitude column (degrees).
+        long: String,
+        /// Cell size in metres, > 0.
+        grid_m: f64,
+    },
+    /// Round timestamps down to `unit`.
+    TruncateTime {
+        /// Timestamp columns.
+        columns: Vec<String>,
+        /// `second`, `minute`, `hour` or `day`.
+        unit: String,
+    },
+    /// Replace numbers by band labels with top/bottom coding.
+    GeneralizeNumber {
+        /// Numeric columns.
+        columns: Vec<String>,
+        /// Strictly increasing band edges (units of the column).
+        edges: Vec<f64>,
+    },
+}
+
+impl RuleKind {
+    /// The rule's name in the policy file.
+    pub fn name(&self) -> &'static str {
+        match self {
+            RuleKind::Pseudonymize { .. } => "pseudonymize",
+            RuleKind::GeneralizeCoordinates { .. } => "generalize_coordinates",
+            RuleKind::TruncateTime { .. } => "truncate_time",
+            RuleKind::GeneralizeNumber { .. } => "generalize_number",
+        }
+    }
+
+    /// The columns the rule writes.
+    pub fn columns(&self) -> Vec<&str> {
+        match self {
+            RuleKind::Pseudonymize { columns, .. }
+            | RuleKind::TruncateTime { columns, .. }
+            | RuleKind::GeneralizeNumber { columns, .. } => {
+                columns.iter().map(String::as_str).collect()
+            }
+            RuleKind::GeneralizeCoordinates { lat, long, .. } => vec![lat, long],
+        }
+    }
+}
+
+/// The policy of one table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TablePolicy {
+    /// The table.
+    pub table: Table,
+    /// Columns written, in output order.
+    pub keep: Vec<String>,
+    /// Rules in policy order.
+    pub rules: Vec<Rule>,
+}
+
+/// A validated policy.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Policy {
+    /// Where the policy came from (file path or `<inline>`).
+    pub source: String,
+    /// Lowercase hex SHA-256 of the policy text.
+    pub sha256: String,
+    /// Optional human name.
+    pub name: Option<String>,
+    /// Where the pseudonymization key comes from.
+    pub key: KeyConfig,
+    /// Tables written, in [`Table::ALL`] order. Tables not named are not written.
+    pub tables: Vec<TablePolicy>,
+}
+
+/// Rule names of policy v1.
+pub const RULES: [&str; 4] = [
+    "pseudonymize",
+    "generalize_coordinates",
+    "truncate_time",
+    "generalize_number",
+];
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPolicy {
+    version: Option<Spanned<i64>>,
+    name: Option<String>,
+    key: Option<RawKey>,
+    #[serde(default)]
+    tables: BTreeMap<Spanned<String>, Spanned<RawTable>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawKey {
+    env: Option<Spanned<String>>,
+    file: Option<Spanned<String>>,
+    id: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTable {
+    keep: Option<Spanned<Vec<Spanned<String>>>>,
+    #[serde(default)]
+    rules: Vec<Spanned<RawRule>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRule {
+    rule: Spanned<String>,
+    enabled: Option<bool>,
+    columns: Option<Spanned<Vec<Spanned<String>>>>,
+    purpose: Option<Spanned<String>>,
+    lat: Option<Spanned<String>>,
+    long: Option<Spanned<String>>,
+    grid_m: Option<Spanned<f64>>,
+    unit: Option<Spanned<String>>,
+    edges: Option<Spanned<Vec<f64>>>,
+}
+
+struct Ctx<'a> {
+    file: &'a str,
+    text: &'a str,
+}
+
+impl Ctx<'_> {
+    fn err(&self, span: Option<std::ops::Range<usize>>, key: &str, msg: impl Into<String>) -> PolicyError {
+        let (line, column) = match span {
+            Some(s) => {
+                let (l, c) = line_col(self.text, s.start);
+                (Some(l), Some(c))
+            }
+            None => (None, None),
+        };
+        PolicyError {
+            file: self.file.to_string(),
+            line,
+            column,
+            key: (!key.is_empty()).then(|| key.to_string()),
+            message: msg.into(),
+        }
+    }
+}
+
+/// 1-based line and column of byte `offset` in `text`.
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, col)
+}
+
+fn column_type(table: Table, col: &str) -> Option<DataType> {
+    table
+        .schema()
+        .field_with_name(col)
+        .ok()
+        .map(|f| f.data_type().clone())
+}
+
+impl Policy {
+    /// Reads and validates the policy file at `path` (a local file).
+    pub fn from_file(path: &str) -> Result<Self, PolicyError> {
+        let text = std::fs::read_to_string(path).map_err(|e| PolicyError {
+            file: path.to_string(),
+            line: None,
+            column: None,
+            key: None,
+            message: format!("cannot read policy: {e}"),
+        })?;
+        Self::parse(path, &text)
+    }
+
+    /// Validates policy `text`; `file` names it in errors.
+    pub fn parse(file: &str, text: &str) -> Result<Self, PolicyError> {
+        let cx = Ctx { file, text };
+        let raw: RawPolicy = toml::from_str(text).map_err(|e| {
+            let span = e.span();
+            let msg = e.message().trim().to_string();
+            cx.err(span, "", msg)
+        })?;
+        if let Some(v) = &raw.version
+            && *v.get_ref() != 1
+        {
+            return Err(cx.err(Some(v.span()), "version", format!("unsupported policy version {}; this datamin reads version 1", v.get_ref())));
+        }
+        let key = match raw.key {
+            None => KeyConfig::default(),
+            Some(k) => {
+                if let (Some(_), Some(f)) = (&k.env, &k.file) {
+                    return Err(cx.err(Some(f.span()), "key.file", "give either key.env or key.file, not both"));
+                }
+                if let Some(id) = &k.id
+                    && id.get_ref().trim().is_empty()
+                {
+                    return Err(cx.err(Some(id.span()), "key.id", "key id must not be empty"));
+                }
+                KeyConfig {
+                    env: k.env.map(|s| s.into_inner()),
+                    file: k.file.map(|s| s.into_inner()),
+                    id: k.id.map(|s| s.into_inner()),
+                }
+            }
+        };
+        let mut tables = Vec::new();
+        for (name, t) in raw.tables {
+            let tkey = format!("tables.{}", name.get_ref());
+            let table: Table = match name.get_ref().as_str() {
+                "records" => Table::Records,
+                "laps" => Table::Laps,
+                "sessions" => Table::Sessions,
+                "activities" => Table::Activities,
+                other => {
+                    return Err(cx.err(Some(name.span()), &tkey, format!(
+                        "unknown table '{other}'; expected one of records, laps, sessions, activities"
+                    )));
+                }
+            };
+            let tspan = t.span();
+            let t = t.into_inner();
+            let Some(keep) = t.keep else {
+                return Err(cx.err(Some(tspan), &format!("{tkey}.keep"), "missing 'keep': list the columns to write (everything else is dropped)"));
+            };
+            if keep.get_ref().is_empty() {
+                return Err(cx.err(Some(keep.span()), &format!("{tkey}.keep"), "'keep' is empty; remove the table to write nothing"));
+            }
+            let mut kept = Vec::new();
+            let mut seen = BTreeSet::new();
+            for c in keep.into_inner() {
+                let col = c.get_ref();
+                if column_type(table, col).is_none() {
+                    return Err(cx.err(Some(c.span()), &format!("{tkey}.keep"), format!(
+                        "unknown column '{col}' in table {table}; columns: {}",
+                        table.schema().fields().iter().map(|f| f.name().as_str()).collect::<Vec<_>>().join(", ")
+                    )));
+                }
+                if !seen.insert(col.clone()) {
+                    return Err(cx.err(Some(c.span()), &format!("{tkey}.keep"), format!("column '{col}' is listed twice")));
+                }
+                kept.push(col.clone());
+            }
+            let mut rules = Vec::new();
+            let mut written: BTreeMap<String, usize> = BTreeMap::new();
+            for (i, r) in t.rules.into_iter().enumerate() {
+                let rkey = format!("{tkey}.rules[{i}]");
+                let rule = validate_rule(&cx, &rkey, table, &kept, r.into_inner())?;
+                if rule.enabled {
+                    for c in rule.kind.columns() {
+                        if let Some(prev) = written.insert(c.to_string(), i) {
+                            return Err(cx.err(None, &rkey, format!(
+                                "column '{c}' is already transformed by {tkey}.rules[{prev}]; a column takes at most one enabled rule"
+                            )));
+                        }
+                    }
+                }
+                rules.push(rule);
+            }
+            tables.push(TablePolicy { table, keep: kept, rules });
+        }
+        tables.sort_by_key(|t| t.table);
+        if tables.is_empty() {
+            return Err(cx.err(None, "tables", "the policy writes no table; add e.g. [tables.records] with keep = [...]"));
+        }
+        Ok(Policy {
+            source: file.to_string(),
+            sha256: hex::encode(Sha256::digest(text.as_bytes())),
+            name: raw.name,
+            key,
+            tables,
+        })
+    }
+
+    /// Whether any enabled rule needs the secret key.
+    pub fn needs_key(&self) -> bool {
+        self.enabled_rules()
+            .any(|(_, r)| matches!(r.kind, RuleKind::Pseudonymize { .. }))
+    }
+
+    /// Enabled rules with their table.
+    pub fn enabled_rules(&self) -> impl Iterator<Item = (Table, &Rule)> {
+        self.tables
+            .iter()
+            .flat_map(|t| t.rules.iter().filter(|r| r.enabled).map(move |r| (t.table, r)))
+    }
+
+    /// The policy of `table`, if it is written.
+    pub fn table(&self, table: Table) -> Option<&TablePolicy> {
+        self.tables.iter().find(|t| t.table == table)
+    }
+}
+
+fn validate_rule(
+    cx: &Ctx<'_>,
+    rkey: &str,
+    table: Table,
+    kept: &[String],
+    r: RawRule,
+) -> Result<Rule, PolicyError> {
+    let name = r.rule.get_ref().as_str();
+    let rule_span = r.rule.span();
+    // Which parameters each rule takes.
+    let allowed: &[&str] = match name {
+        "pseudonymize" => &["columns", "purpose"],
+        "generalize_coordinates" => &["lat", "long", "grid_m"],
+        "truncate_time" => &["columns", "unit"],
+        "generalize_number" => &["columns", "edges"],
+        other => {
+            return Err(cx.err(Some(rule_span), &format!("{rkey}.rule"), format!(
+                "unknown rule '{other}'; expected one of {}", RULES.join(", ")
+            )));
+        }
+    };
+    let present: [(&str, Option<std::ops::Range<usize>>); 7] = [
+        ("columns", r.columns.as_ref().map(|s| s.span())),
+        ("purpose", r.purpose.as_ref().map(|s| s.span())),
+        ("lat", r.lat.as_ref().map(|s| s.span())),
+        ("long", r.long.as_ref().map(|s| s.span())),
+        ("grid_m", r.grid_m.as_ref().map(|s| s.span())),
+        ("unit", r.unit.as_ref().map(|s| s.span())),
+        ("edges", r.edges.as_ref().map(|s| s.span())),
+    ];
+    for (p, span) in &present {
+        if span.is_some() && !allowed.contains(p) {
+            return Err(cx.err(span.clone(), &format!("{rkey}.{p}"), format!(
+                "rule '{name}' has no parameter '{p}'; its parameters: {}", allowed.join(", ")
+            )));
+        }
+    }
+    let check_col = |c: &Spanned<String>, key: &str, want: &dyn Fn(&DataType) -> bool, what: &str| -> Result<String, PolicyError> {
+        let col = c.get_ref();
+        let Some(t) = column_type(table, col) else {
+            return Err(cx.err(Some(c.span()), key, format!("unknown column '{col}' in table {table}")));
+        };
+        if !kept.contains(col) {
+            return Err(cx.err(Some(c.span()), key, format!("column '{col}' is not in keep; a rule can only transform a kept column")));
+        }
+        if !want(&t) {
+            return Err(cx.err(Some(c.span()), key, format!("column '{col}' is {t}; rule '{name}' needs {what}")));
+        }
+        Ok(col.clone())
+    };
+    let columns = |want: &dyn Fn(&DataType) -> bool, what: &str| -> Result<Vec<String>, PolicyError> {
+        let key = format!("{rkey}.columns");
+        let Some(cols) = &r.columns else {
+            return Err(cx.err(Some(rule_span.clone()), &key, format!("rule '{name}' needs 'columns'")));
+        };
+        if cols.get_ref().is_empty() {
+            return Err(cx.err(Some(cols.span()), &key, "'columns' is empty"));
+        }
+        cols.get_ref().iter().map(|c| check_col(c, &key, want, what)).collect()
+    };
+    let kind = match name {
+        "pseudonymize" => RuleKind::Pseudonymize {
+            columns: columns(&|_| true, "any type")?,
+            purpose: match &r.purpose {
+                Some(p) if p.get_ref().trim().is_empty() => {
+                    return Err(cx.err(Some(p.span()), &format!("{rkey}.purpose"), "purpose must not be empty"));
+                }
+                p => p.as_ref().map(|p| p.get_ref().clone()),
+            },
+        },
+        "generalize_coordinates" => {
+            let is_f64 = |t: &DataType| *t == DataType::Float64;
+            let default_span = Some(rule_span.clone());
+            let lat = match &r.lat {
+                Some(c) => check_col(c, &format!("{rkey}.lat"), &is_f64, "degrees (Float64)")?,
+                None => {
+                    let c = Spanned::new(default_span.clone().unwrap(), "position_lat".to_string());
+                    check_col(&c, &format!("{rkey}.lat"), &is_f64, "degrees (Float64)")?
+                }
+            };
+            let long = match &r.long {
+                Some(c) => check_col(c, &format!("{rkey}.long"), &is_f64, "degrees (Float64)")?,
+                None => {
+                    let c = Spanned::new(default_span.unwrap(), "position_long".to_string());
+                    check_col(&c, &format!("{rkey}.long"), &is_f64, "degrees (Float64)")?
+                }
+            };
+            let Some(g) = &r.grid_m else {
+                return Err(cx.err(Some(rule_span), &format!("{rkey}.grid_m"), "rule 'generalize_coordinates' needs 'grid_m' (cell size in metres)"));
+            };
+            let grid_m = *g.get_ref();
+            if !(grid_m.is_finite() && grid_m > 0.0 && grid_m <= 20_000_000.0) {
+                return Err(cx.err(Some(g.span()), &format!("{rkey}.grid_m"), format!("grid_m must be > 0 and at most 20000000 metres, got {grid_m}")));
+            }
+            RuleKind::GeneralizeCoordinates { lat, long, grid_m }
+        }
+        "truncate_time" => {
+            let cols = columns(&|t| matches!(t, DataType::Timestamp(..)), "a timestamp")?;
+            let Some(u) = &r.unit else {
+                return Err(cx.err(Some(rule_span), &format!("{rkey}.unit"), "rule 'truncate_time' needs 'unit' (second, minute, hour or day)"));
+            };
+            if datamin_udfs::truncate_time::unit_micros(u.get_ref()).is_none() {
+                return Err(cx.err(Some(u.span()), &format!("{rkey}.unit"), format!("unknown unit '{}'; expected second, minute, hour or day", u.get_ref())));
+            }
+            RuleKind::TruncateTime { columns: cols, unit: u.get_ref().clone() }
+        }
+        "generalize_number" => {
+            let cols = columns(&|t| t.is_numeric(), "a number")?;
+            let Some(e) = &r.edges else {
+                return Err(cx.err(Some(rule_span), &format!("{rkey}.edges"), "rule 'generalize_number' needs 'edges' (increasing band edges)"));
+            };
+            let edges = e.get_ref().clone();
+            if edges.is_empty() || edges.iter().any(|v| !v.is_finite()) || edges.windows(2).any(|w| w[0] >= w[1]) {
+                return Err(cx.err(Some(e.span()), &format!("{rkey}.edges"), "edges must be a non-empty list of strictly increasing numbers"));
+            }
+            RuleKind::GeneralizeNumber { columns: cols, edges }
+        }
+        _ => unreachable!("checked above"),
+    };
+    Ok(Rule { enabled: r.enabled.unwrap_or(true), kind })
+}

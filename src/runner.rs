@@ -1,0 +1,332 @@
+//! `datamin run` in batch mode: decode every file present under the input, apply the
+//! policy, write one Parquet dataset per table, then exit.
+//!
+//! Output layout (`<output>` is any object-store location):
+//!
+//! ```text
+//! <output>/records/part-00000.parquet     one dataset per table the policy writes
+//! <output>/laps/part-00000.parquet
+//! <output>/_rejected/rejected.jsonl       one JSON line per quarantined file (if any)
+//! <output>/_SUCCESS                        written last: the run completed
+//! ```
+//!
+//! A file that cannot be decoded is *quarantined*: it is listed in
+//! `_rejected/rejected.jsonl` with its URL, size, SHA-256 and the reason, and the run goes
+//! on. The rejected bytes are **not** copied into the output — the output holds minimized
+//! data only; the original stays where it was.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::common::{DataFusionError, Result};
+use datafusion::object_store::path::Path;
+use datafusion::object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use datafusion::datasource::listing::ListingTableUrl;
+use datafusion::execution::object_store::ObjectStoreUrl;
+use futures::{StreamExt, TryStreamExt};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::format::{self, Activity, ActivityFormat};
+use crate::minimizer::Minimizer;
+use crate::policy::{Policy, RuleKind};
+use crate::schema::Table;
+use crate::sink::parquet;
+use crate::source::files::{SourceFile, list_activity_files};
+use crate::store::location_to_url;
+
+/// Options of a batch run.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Input location (path or URL; a directory or one file).
+    pub input: String,
+    /// Output location (path or URL of a directory).
+    pub output: String,
+    /// Replace an existing, non-empty output.
+    pub overwrite: bool,
+    /// Files decoded concurrently (0: number of cores).
+    pub jobs: usize,
+    /// Show a progress bar on stderr.
+    pub progress: bool,
+}
+
+/// A quarantined file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Rejected {
+    /// The file's URL.
+    pub file: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// Lowercase hex SHA-256 of the file.
+    pub sha256: String,
+    /// Why it was rejected.
+    pub reason: String,
+}
+
+/// Rows and bytes of one output table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TableSummary {
+    /// Table name.
+    pub table: String,
+    /// Rows decoded.
+    pub rows_in: u64,
+    /// Rows written.
+    pub rows_out: u64,
+    /// Columns written.
+    pub columns: usize,
+    /// Output file.
+    pub file: String,
+    /// Output size in bytes.
+    pub bytes: u64,
+}
+
+/// What a run did.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunSummary {
+    /// Activity files found under the input.
+    pub files_found: usize,
+    /// Files decoded.
+    pub files_decoded: usize,
+    /// Files quarantined.
+    pub rejected: Vec<Rejected>,
+    /// Warnings per file (e.g. CRC mismatches accepted by lenient decoding).
+    pub warnings: BTreeMap<String, Vec<String>>,
+    /// Bytes read from the input.
+    pub bytes_read: u64,
+    /// Per output table.
+    pub tables: Vec<TableSummary>,
+    /// Wall time, seconds.
+    pub elapsed_s: f64,
+}
+
+impl RunSummary {
+    /// Human-readable summary, one fact per line.
+    pub fn render(&self) -> String {
+        let mut s = String::new();
+        let mb = self.bytes_read as f64 / 1e6;
+        s.push_str(&format!(
+            "files: {} found, {} decoded, {} quarantined; {:.1} MB read in {:.2} s ({:.1} MB/s)\n",
+            self.files_found,
+            self.files_decoded,
+            self.rejected.len(),
+            mb,
+            self.elapsed_s,
+            mb / self.elapsed_s.max(1e-9)
+        ));
+        for t in &self.tables {
+            s.push_str(&format!(
+                "  {:<11} {:>9} rows in, {:>9} rows out, {:>2} columns -> {} ({} bytes)\n",
+                t.table, t.rows_in, t.rows_out, t.columns, t.file, t.bytes
+            ));
+        }
+        for r in &self.rejected {
+            s.push_str(&format!("  quarantined {}: {}\n", r.file, r.reason));
+        }
+        let nwarn: usize = self.warnings.values().map(Vec::len).sum();
+        if nwarn > 0 {
+            s.push_str(&format!("  {nwarn} warning(s) in {} file(s):\n", self.warnings.len()));
+            for (f, w) in &self.warnings {
+                for w in w {
+                    s.push_str(&format!("    {f}: {w}\n"));
+                }
+            }
+        }
+        s
+    }
+}
+
+/// Splits a location into its store URL and the object path of the location.
+fn split_location(location: &str) -> Result<(ObjectStoreUrl, Path, String)> {
+    let url = location_to_url(location)?;
+    let store_url = ObjectStoreUrl::parse(&url[..url::Position::BeforePath])?;
+    let path = Path::from_url_path(url.path())?;
+    Ok((store_url, path, url.to_string()))
+}
+
+/// Decodes the files with up to `jobs` at a time, keeping their order.
+async fn decode_all(
+    store: Arc<dyn ObjectStore>,
+    files: Vec<SourceFile>,
+    jobs: usize,
+    progress: &indicatif::ProgressBar,
+) -> Result<Vec<(SourceFile, u64, std::result::Result<(Activity, [RecordBatch; 4]), Rejected>)>> {
+    futures::stream::iter(files)
+        .map(|file| {
+            let store = Arc::clone(&store);
+            async move {
+                let bytes = store.get(&file.meta.location).await?.bytes().await?;
+                let size = bytes.len() as u64;
+                let (fmt, url) = (file.format, file.url.clone());
+                let res = tokio::task::spawn_blocking(move || {
+                    match format::decode(fmt, &url, &bytes) {
+                        Ok(a) => a
+                            .to_batches()
+                            .map(|b| (a, b))
+                            .map_err(|e| e.to_string()),
+                        Err(e) => Err(format!("{e}|{}", hex::encode(Sha256::digest(&bytes)))),
+                    }
+                })
+                .await
+                .map_err(|e| DataFusionError::External(Box::new(e)))?;
+                let res = res.map_err(|msg| {
+                    let (reason, sha) = msg.rsplit_once('|').unwrap_or((&msg, ""));
+                    Rejected {
+                        file: file.url.clone(),
+                        size,
+                        sha256: sha.to_string(),
+                        reason: reason.to_string(),
+                    }
+                });
+                Ok::<_, DataFusionError>((file, size, res))
+            }
+        })
+        .buffered(jobs.max(1))
+        .inspect(|_| progress.inc(1))
+        .try_collect()
+        .await
+}
+
+/// The key-value metadata written into every output file of `table`.
+pub fn output_metadata(policy: &Policy, table: Table, key_id: Option<&str>) -> Vec<(String, String)> {
+    let rules: Vec<_> = policy
+        .table(table)
+        .map(|t| t.rules.iter().filter(|r| r.enabled).collect())
+        .unwrap_or_default();
+    let uses_key = rules
+        .iter()
+        .any(|r| matches!(r.kind, RuleKind::Pseudonymize { .. }));
+    let mut md = vec![
+        ("datamin.version".to_string(), env!("CARGO_PKG_VERSION").to_string()),
+        ("datamin.table".to_string(), table.name().to_string()),
+        ("datamin.policy.sha256".to_string(), policy.sha256.clone()),
+        (
+            "datamin.policy.rules".to_string(),
+            serde_json::to_string(&rules).expect("rules serialize"),
+        ),
+    ];
+    if let Some(n) = &policy.name {
+        md.push(("datamin.policy.name".to_string(), n.clone()));
+    }
+    if uses_key && let Some(id) = key_id {
+        md.push(("datamin.key_id".to_string(), id.to_string()));
+    }
+    md
+}
+
+/// Runs the batch pipeline. Errors (bad input location, I/O, a non-empty output without
+/// `overwrite`) stop the run before `_SUCCESS` is written; undecodable files do not.
+pub async fn run_batch(
+    minimizer: &Minimizer,
+    key_id: Option<&str>,
+    opts: &RunOptions,
+) -> Result<RunSummary> {
+    let started = Instant::now();
+    let ctx = minimizer.context();
+    let state = ctx.state();
+    let policy = minimizer.policy();
+
+    let in_url = ListingTableUrl::parse(location_to_url(&opts.input)?.as_str())?;
+    let in_store = ctx.runtime_env().object_store(in_url.object_store())?;
+    let files = list_activity_files(&state, &in_store, &in_url, &[ActivityFormat::Fit, ActivityFormat::Tcx]).await?;
+
+    let (out_store_url, out_prefix, out_display) = split_location(&opts.output)?;
+    let out_store = ctx.runtime_env().object_store(&out_store_url)?;
+    let existing: Vec<Path> = out_store
+        .list(Some(&out_prefix))
+        .map_ok(|m| m.location)
+        .try_collect()
+        .await?;
+    if !existing.is_empty() {
+        if !opts.overwrite {
+            return Err(DataFusionError::Configuration(format!(
+                "output {out_display} is not empty ({} objects); choose an empty location or pass --overwrite",
+                existing.len()
+            )));
+        }
+        for p in existing {
+            out_store.delete(&p).await?;
+        }
+    }
+
+    let progress = if opts.progress {
+        indicatif::ProgressBar::new(files.len() as u64).with_style(
+            indicatif::ProgressStyle::with_template("{spinner} decoding {pos}/{len} files [{elapsed_precise}] {wide_bar}")
+                .expect("valid template"),
+        )
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let jobs = if opts.jobs == 0 {
+        std::thread::available_parallelism().map_or(2, |n| n.get())
+    } else {
+        opts.jobs
+    };
+    let files_found = files.len();
+    let decoded = decode_all(Arc::clone(&in_store), files, jobs, &progress).await?;
+    progress.finish_and_clear();
+
+    let mut bytes_read = 0;
+    let mut rejected = Vec::new();
+    let mut warnings = BTreeMap::new();
+    let mut per_table: [Vec<Vec<RecordBatch>>; 4] = Default::default();
+    for (file, size, res) in decoded {
+        bytes_read += size;
+        match res {
+            Ok((activity, batches)) => {
+                if !activity.warnings.is_empty() {
+                    warnings.insert(file.url.clone(), activity.warnings);
+                }
+                for (i, b) in batches.into_iter().enumerate() {
+                    per_table[i].push(vec![b]);
+                }
+            }
+            Err(r) => rejected.push(r),
+        }
+    }
+    let files_decoded = files_found - rejected.len();
+
+    let mut tables = Vec::new();
+    for tp in &policy.tables {
+        let parts = std::mem::take(&mut per_table[tp.table.index()]);
+        let rows_in = parts.iter().flatten().map(|b| b.num_rows() as u64).sum();
+        let (schema, out) = minimizer
+            .minimize(tp.table, parts)
+            .await?
+            .expect("the policy writes this table");
+        let path = out_prefix.clone().join(tp.table.name()).join("part-00000.parquet");
+        let written = parquet::write(&out_store, &path, schema.clone(), &out, output_metadata(policy, tp.table, key_id)).await?;
+        tables.push(TableSummary {
+            table: tp.table.name().to_string(),
+            rows_in,
+            rows_out: written.rows,
+            columns: schema.fields().len(),
+            file: format!("{}{}", out_store_url.as_str(), written.path),
+            bytes: written.bytes,
+        });
+    }
+
+    if !rejected.is_empty() {
+        let mut lines = String::new();
+        for r in &rejected {
+            lines.push_str(&serde_json::to_string(r).expect("serializable"));
+            lines.push('\n');
+        }
+        let path = out_prefix.clone().join("_rejected").join("rejected.jsonl");
+        out_store.put(&path, PutPayload::from(lines.into_bytes())).await?;
+    }
+    out_store
+        .put(&out_prefix.clone().join("_SUCCESS"), PutPayload::from_static(b""))
+        .await?;
+
+    Ok(RunSummary {
+        files_found,
+        files_decoded,
+        rejected,
+        warnings,
+        bytes_read,
+        tables,
+        elapsed_s: started.elapsed().as_secs_f64(),
+    })
+}

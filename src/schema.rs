@@ -1,0 +1,239 @@
+//! Canonical Arrow schemas of the tables datamin decodes activity files into.
+//!
+//! Every decoder (FIT, TCX) fills the same four tables, so policies and SQL work the same
+//! whatever the source format. Timestamps are `Timestamp(Microsecond, "UTC")` (Spark's
+//! `TIMESTAMP`), positions are WGS 84 degrees (`Float64`, converted from FIT semicircles by
+//! `deg = semicircles · 180 / 2³¹`), and every physical quantity carries its unit in the
+//! column name (`_m`, `_s`, `_bpm`, …). Integer columns are signed so that Spark reads them
+//! without unsigned-type surprises. Columns are nullable unless noted: a value the device did
+//! not record is `NULL`, never a sentinel.
+//!
+//! | table | one row per | FIT source | TCX source |
+//! |---|---|---|---|
+//! | [`records`](records_schema) | sample | `record` messages | `Trackpoint` |
+//! | [`laps`](laps_schema) | lap | `lap` messages | `Lap` |
+//! | [`sessions`](sessions_schema) | session (sport) | `session` messages | `Activity` |
+//! | [`activities`](activities_schema) | file | `file_id`, `device_info`, `user_profile` | `Creator`, `Author` |
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::{Arc, LazyLock};
+
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+
+/// The Arrow type of every timestamp column: microseconds since the Unix epoch, UTC.
+pub fn timestamp_type() -> DataType {
+    DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
+}
+
+/// Degrees per FIT semicircle: `180 / 2³¹` (FIT profile, type `sint32`, units `semicircles`).
+pub const DEGREES_PER_SEMICIRCLE: f64 = 180.0 / 2_147_483_648.0;
+
+/// One of the canonical tables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Table {
+    /// One row per sample (FIT `record`, TCX `Trackpoint`).
+    Records,
+    /// One row per lap (FIT `lap`, TCX `Lap`).
+    Laps,
+    /// One row per session (FIT `session`, TCX `Activity`).
+    Sessions,
+    /// One row per file: device and user profile.
+    Activities,
+}
+
+impl Table {
+    /// All tables, in output order.
+    pub const ALL: [Table; 4] = [Table::Records, Table::Laps, Table::Sessions, Table::Activities];
+
+    /// The table's name (`records`, `laps`, `sessions`, `activities`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Table::Records => "records",
+            Table::Laps => "laps",
+            Table::Sessions => "sessions",
+            Table::Activities => "activities",
+        }
+    }
+
+    /// The canonical schema of the table.
+    pub fn schema(self) -> SchemaRef {
+        match self {
+            Table::Records => records_schema(),
+            Table::Laps => laps_schema(),
+            Table::Sessions => sessions_schema(),
+            Table::Activities => activities_schema(),
+        }
+    }
+
+    /// Index of the table in [`Table::ALL`].
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+impl fmt::Display for Table {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Table {
+    type Err = String;
+
+    /// Parses a table name; FIT message names (`record`, `lap`, `session`, `file_id`) are
+    /// accepted as aliases.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "records" | "record" => Ok(Table::Records),
+            "laps" | "lap" => Ok(Table::Laps),
+            "sessions" | "session" => Ok(Table::Sessions),
+            "activities" | "activity" | "file_id" => Ok(Table::Activities),
+            other => Err(format!(
+                "unknown table or message '{other}'; expected one of records (record), laps (lap), \
+                 sessions (session), activities (file_id)"
+            )),
+        }
+    }
+}
+
+fn f(name: &str, t: DataType) -> Field {
+    Field::new(name, t, true)
+}
+
+fn id_fields() -> Vec<Field> {
+    vec![
+        // Lowercase hex of the first 16 bytes of SHA-256 over the whole file: stable for the
+        // same bytes, independent of file name and location.
+        Field::new("activity_id", DataType::Utf8, false),
+        // Location of the file as given to the decoder (object store path).
+        Field::new("source_file", DataType::Utf8, false),
+    ]
+}
+
+static RECORDS: LazyLock<SchemaRef> = LazyLock::new(|| {
+    let mut v = id_fields();
+    v.extend([
+        f("timestamp", timestamp_type()),     // FIT record.timestamp (253) / TCX Time
+        f("position_lat", DataType::Float64), // degrees; FIT position_lat (0) / LatitudeDegrees
+        f("position_long", DataType::Float64), // degrees; FIT position_long (1) / LongitudeDegrees
+        f("altitude_m", DataType::Float64), // m; FIT enhanced_altitude else altitude / AltitudeMeters
+        f("distance_m", DataType::Float64), // m, cumulative; FIT distance / DistanceMeters
+        f("speed_m_s", DataType::Float64), // m/s; FIT enhanced_speed else speed / ns3:Speed
+        f("heart_rate_bpm", DataType::Int16), // bpm; FIT heart_rate / HeartRateBpm
+        f("cadence_rpm", DataType::Int16), // rpm; FIT cadence / Cadence
+        f("power_w", DataType::Int32),     // W; FIT power / ns3:Watts
+        f("temperature_c", DataType::Int16), // °C; FIT temperature
+    ]);
+    Arc::new(Schema::new(v))
+});
+
+/// Schema of `records`: one row per sample.
+///
+/// | column | type | unit | FIT `record` field | TCX |
+/// |---|---|---|---|---|
+/// | `activity_id` | Utf8, not null | – | SHA-256 of file | same |
+/// | `source_file` | Utf8, not null | – | path | same |
+/// | `timestamp` | Timestamp(µs, UTC) | – | `timestamp` (incl. compressed headers) | `Time` |
+/// | `position_lat`, `position_long` | Float64 | degrees | `position_lat`/`_long` (semicircles) | `Position` |
+/// | `altitude_m` | Float64 | m | `enhanced_altitude`, else `altitude` | `AltitudeMeters` |
+/// | `distance_m` | Float64 | m | `distance` (cumulative) | `DistanceMeters` |
+/// | `speed_m_s` | Float64 | m/s | `enhanced_speed`, else `speed` | `Extensions/TPX/Speed` |
+/// | `heart_rate_bpm` | Int16 | bpm | `heart_rate` | `HeartRateBpm/Value` |
+/// | `cadence_rpm` | Int16 | rpm | `cadence` | `Cadence` or `TPX/RunCadence` |
+/// | `power_w` | Int32 | W | `power` | `TPX/Watts` |
+/// | `temperature_c` | Int16 | °C | `temperature` | – |
+pub fn records_schema() -> SchemaRef {
+    RECORDS.clone()
+}
+
+fn summary_schema() -> SchemaRef {
+    let mut v = id_fields();
+    v.extend([
+        f("message_index", DataType::Int32), // 0-based order of the lap/session in the file
+        f("sport", DataType::Utf8),          // FIT sport enum name / TCX Activity@Sport
+        f("sub_sport", DataType::Utf8),      // FIT sub_sport enum name
+        f("start_time", timestamp_type()),   // FIT start_time / TCX Lap@StartTime
+        f("end_time", timestamp_type()),     // FIT timestamp (end of lap/session)
+        f("start_position_lat", DataType::Float64), // degrees
+        f("start_position_long", DataType::Float64), // degrees
+        f("end_position_lat", DataType::Float64), // degrees (FIT lap only)
+        f("end_position_long", DataType::Float64), // degrees (FIT lap only)
+        f("nec_lat", DataType::Float64),     // degrees, bounding box north-east corner
+        f("nec_long", DataType::Float64),
+        f("swc_lat", DataType::Float64), // degrees, bounding box south-west corner
+        f("swc_long", DataType::Float64),
+        f("total_elapsed_time_s", DataType::Float64), // s
+        f("total_timer_time_s", DataType::Float64),   // s
+        f("total_distance_m", DataType::Float64),     // m
+        f("total_ascent_m", DataType::Float64),       // m
+        f("total_descent_m", DataType::Float64),      // m
+        f("avg_heart_rate_bpm", DataType::Int16),     // bpm
+        f("max_heart_rate_bpm", DataType::Int16),     // bpm
+        f("avg_speed_m_s", DataType::Float64),        // m/s (enhanced_avg_speed when present)
+        f("max_speed_m_s", DataType::Float64),        // m/s (enhanced_max_speed when present)
+        f("total_calories_kcal", DataType::Int32),    // kcal
+    ]);
+    Arc::new(Schema::new(v))
+}
+
+static LAPS: LazyLock<SchemaRef> = LazyLock::new(summary_schema);
+static SESSIONS: LazyLock<SchemaRef> = LazyLock::new(summary_schema);
+
+/// Schema of `laps`: one row per FIT `lap` message or TCX `Lap`.
+///
+/// Columns: `activity_id`, `source_file`, `message_index` (0-based order in the file),
+/// `sport`, `sub_sport` (FIT enum names), `start_time`, `end_time` (Timestamp µs UTC),
+/// `start_position_lat/long`, `end_position_lat/long` (degrees),
+/// `nec_lat/nec_long/swc_lat/swc_long` (bounding box corners, degrees; FIT has them on
+/// `session` only, so they are `NULL` for laps), `total_elapsed_time_s`,
+/// `total_timer_time_s` (s), `total_distance_m`, `total_ascent_m`, `total_descent_m` (m),
+/// `avg_heart_rate_bpm`, `max_heart_rate_bpm` (bpm), `avg_speed_m_s`, `max_speed_m_s` (m/s,
+/// from `enhanced_*` when present), `total_calories_kcal` (kcal).
+pub fn laps_schema() -> SchemaRef {
+    LAPS.clone()
+}
+
+/// Schema of `sessions`: one row per FIT `session` message or TCX `Activity`; the same
+/// columns as [`laps_schema`]. TCX has no session totals: they are summed over its laps.
+pub fn sessions_schema() -> SchemaRef {
+    SESSIONS.clone()
+}
+
+static ACTIVITIES: LazyLock<SchemaRef> = LazyLock::new(|| {
+    let mut v = id_fields();
+    v.extend([
+        Field::new("file_format", DataType::Utf8, false), // "fit" | "tcx"
+        f("file_type", DataType::Utf8),                   // FIT file_id.type (activity, settings…)
+        f("manufacturer", DataType::Utf8),                // FIT file_id.manufacturer
+        f("product", DataType::Utf8), // FIT file_id.product (name when known) / TCX Creator/Name
+        f("serial_number", DataType::Int64), // FIT file_id.serial_number / TCX Creator/UnitId
+        f("time_created", timestamp_type()), // FIT file_id.time_created / TCX Activity/Id
+        f("software_version", DataType::Utf8), // FIT device_info / TCX Creator/Version
+        f("sport", DataType::Utf8),       // first session's sport
+        f("start_time", timestamp_type()), // first record's timestamp
+        f("end_time", timestamp_type()),  // last record's timestamp
+        f("record_count", DataType::Int64), // number of rows in `records`
+        f("user_friendly_name", DataType::Utf8), // FIT user_profile.friendly_name
+        f("user_gender", DataType::Utf8), // FIT user_profile.gender
+        f("user_age_years", DataType::Int16), // years; FIT user_profile.age
+        f("user_height_m", DataType::Float64), // m; FIT user_profile.height
+        f("user_weight_kg", DataType::Float64), // kg; FIT user_profile.weight
+        f("user_resting_heart_rate_bpm", DataType::Int16), // bpm; FIT user_profile.resting_heart_rate
+    ]);
+    Arc::new(Schema::new(v))
+});
+
+/// Schema of `activities`: one row per file, with the directly identifying fields a
+/// policy must be able to remove or pseudonymize.
+///
+/// Columns: `activity_id`, `source_file`, `file_format` (`fit`/`tcx`, not null),
+/// `file_type` (FIT `file_id.type`), `manufacturer`, `product`, `serial_number` (Int64;
+/// FIT `file_id.serial_number`, TCX `Creator/UnitId`), `time_created`, `software_version`,
+/// `sport` (first session), `start_time`, `end_time` (first/last record), `record_count`,
+/// and the user profile (FIT `user_profile`): `user_friendly_name`, `user_gender`,
+/// `user_age_years` (years), `user_height_m` (m), `user_weight_kg` (kg),
+/// `user_resting_heart_rate_bpm` (bpm).
+pub fn activities_schema() -> SchemaRef {
+    ACTIVITIES.clone()
+}

@@ -1,0 +1,3 @@
+//! Where minimized output goes. [`parquet`] writes deterministic Parquet files.
+
+pub mod parquet;

@@ -1,0 +1,3 @@
+//! Where input comes from. [`files`] discovers activity files in an object store.
+
+pub mod files;

@@ -1,0 +1,112 @@
+//! Policy validation errors name file, line, column and key; compilation output.
+
+use datamin::policy::{Policy, PolicyError};
+
+fn err(text: &str) -> PolicyError {
+    Policy::parse("p.toml", text).unwrap_err()
+}
+
+#[test]
+fn unknown_rule_names_line_and_key() {
+    let e = err("[tables.records]\nkeep = [\"timestamp\"]\n\n[[tables.records.rules]]\nrule = \"blur\"\ncolumns = [\"timestamp\"]\n");
+    assert_eq!(e.line, Some(5), "{e}");
+    assert_eq!(e.key.as_deref(), Some("tables.records.rules[0].rule"));
+    assert!(e.message.contains("unknown rule 'blur'"), "{e}");
+    assert!(e.to_string().starts_with("p.toml:5:8: tables.records.rules[0].rule: "), "{e}");
+}
+
+#[test]
+fn unknown_column_in_keep() {
+    let e = err("[tables.records]\nkeep = [\"timestamp\", \"heartrate\"]\n");
+    assert_eq!((e.line, e.column), (Some(2), Some(22)), "{e}");
+    assert!(e.message.contains("unknown column 'heartrate'"), "{e}");
+    assert!(e.message.contains("heart_rate_bpm"), "lists valid columns: {e}");
+}
+
+#[test]
+fn unknown_parameter_is_rejected_by_the_parser() {
+    let e = err("[tables.records]\nkeep = [\"timestamp\"]\n[[tables.records.rules]]\nrule = \"truncate_time\"\ncolumns = [\"timestamp\"]\nunit = \"hour\"\nunits = \"day\"\n");
+    assert_eq!(e.line, Some(7), "{e}");
+    assert!(e.message.contains("unknown field `units`"), "{e}");
+}
+
+#[test]
+fn parameter_of_another_rule_is_rejected() {
+    let e = err("[tables.records]\nkeep = [\"timestamp\"]\n[[tables.records.rules]]\nrule = \"truncate_time\"\ncolumns = [\"timestamp\"]\nunit = \"hour\"\ngrid_m = 5\n");
+    assert_eq!(e.line, Some(7), "{e}");
+    assert_eq!(e.key.as_deref(), Some("tables.records.rules[0].grid_m"));
+}
+
+#[test]
+fn bad_values_are_rejected() {
+    let base = "[tables.records]\nkeep = [\"timestamp\", \"position_lat\", \"position_long\", \"heart_rate_bpm\"]\n[[tables.records.rules]]\n";
+    let e = err(&format!("{base}rule = \"generalize_coordinates\"\ngrid_m = 0\n"));
+    assert!(e.message.contains("grid_m must be > 0"), "{e}");
+    let e = err(&format!("{base}rule = \"truncate_time\"\ncolumns = [\"timestamp\"]\nunit = \"week\"\n"));
+    assert!(e.message.contains("unknown unit 'week'"), "{e}");
+    let e = err(&format!("{base}rule = \"truncate_time\"\ncolumns = [\"heart_rate_bpm\"]\nunit = \"hour\"\n"));
+    assert!(e.message.contains("needs a timestamp"), "{e}");
+    let e = err(&format!("{base}rule = \"generalize_number\"\ncolumns = [\"heart_rate_bpm\"]\nedges = [100, 90]\n"));
+    assert!(e.message.contains("strictly increasing"), "{e}");
+    let e = err(&format!("{base}rule = \"pseudonymize\"\ncolumns = [\"distance_m\"]\n"));
+    assert!(e.message.contains("not in keep"), "{e}");
+    let e = err("[tables.tracks]\nkeep = [\"x\"]\n");
+    assert!(e.message.contains("unknown table 'tracks'"), "{e}");
+    let e = err("version = 2\n[tables.records]\nkeep = [\"timestamp\"]\n");
+    assert_eq!(e.key.as_deref(), Some("version"));
+    let e = err("");
+    assert!(e.message.contains("writes no table"), "{e}");
+    let e = err("[tables.records]\nkeep = [\"timestamp\"]\n[[tables.records.rules]]\nrule = \"truncate_time\"\ncolumns = [\"timestamp\"]\nunit = \"hour\"\n[[tables.records.rules]]\nrule = \"truncate_time\"\ncolumns = [\"timestamp\"]\nunit = \"day\"\n");
+    assert!(e.message.contains("already transformed"), "{e}");
+    let e = err("[key]\nenv = \"A\"\nfile = \"b\"\n[tables.records]\nkeep = [\"timestamp\"]\n");
+    assert_eq!(e.key.as_deref(), Some("key.file"));
+}
+
+#[test]
+fn compiles_to_views_in_keep_order() {
+    let p = Policy::parse(
+        "p.toml",
+        r#"
+[tables.records]
+keep = ["activity_id", "timestamp", "position_lat", "position_long", "heart_rate_bpm"]
+[[tables.records.rules]]
+rule = "pseudonymize"
+columns = ["activity_id"]
+purpose = "study"
+[[tables.records.rules]]
+rule = "generalize_coordinates"
+grid_m = 250
+[[tables.records.rules]]
+rule = "truncate_time"
+columns = ["timestamp"]
+unit = "minute"
+enabled = false
+[tables.activities]
+keep = ["user_age_years"]
+[[tables.activities.rules]]
+rule = "generalize_number"
+columns = ["user_age_years"]
+edges = [18, 30.5]
+"#,
+    )
+    .unwrap();
+    let v = p.compile();
+    assert_eq!(v.len(), 2);
+    assert_eq!(
+        v[0].sql,
+        "CREATE VIEW minimized.records AS\nSELECT\n  pseudonymize(\"activity_id\", 'study') AS \"activity_id\",\n  \"timestamp\" AS \"timestamp\",\n  get_field(generalize_coordinates(\"position_lat\", \"position_long\", 250.0), 'lat') AS \"position_lat\",\n  get_field(generalize_coordinates(\"position_lat\", \"position_long\", 250.0), 'long') AS \"position_long\",\n  \"heart_rate_bpm\" AS \"heart_rate_bpm\"\nFROM raw.records"
+    );
+    assert_eq!(
+        v[1].select,
+        "SELECT\n  generalize_number(\"user_age_years\", make_array(18.0, 30.5)) AS \"user_age_years\"\nFROM raw.activities"
+    );
+    assert!(p.needs_key());
+    assert_eq!(p.sha256.len(), 64);
+    assert!(p.explain().contains("-- datamin policy p.toml"));
+}
+
+#[test]
+fn the_example_policy_is_valid() {
+    let p = Policy::from_file(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/research.toml")).unwrap();
+    assert_eq!(p.tables.len(), 3);
+}

@@ -1,0 +1,60 @@
+"""Shared fixtures: the datamin binary, the shared data, and one minimization run per policy."""
+import json
+import os
+import pathlib
+import subprocess
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+SHARED = ROOT.parent / "shared" / "data"
+BIN = pathlib.Path(os.environ.get("DATAMIN_BIN", ROOT / "target" / "debug" / "datamin"))
+KEY = "pytest-secret-key-0123456789abcdef"
+
+
+def datamin(*args, env=None, check=True):
+    e = dict(os.environ)
+    e["DATAMIN_KEY"] = KEY
+    if env:
+        e.update(env)
+    p = subprocess.run([str(BIN), *map(str, args)], capture_output=True, text=True, env=e)
+    if check and p.returncode not in (0, 1):
+        raise AssertionError(f"datamin {args} exited {p.returncode}\nstdout:\n{p.stdout}\nstderr:\n{p.stderr}")
+    return p
+
+
+@pytest.fixture(scope="session")
+def shared():
+    assert SHARED.is_dir(), f"{SHARED} missing: the tests need ../shared beside the checkout"
+    return SHARED
+
+
+@pytest.fixture(scope="session")
+def identity_run(tmp_path_factory, shared):
+    """All tables, every column, no rules: the decoder's output as Parquet."""
+    out = tmp_path_factory.mktemp("identity")
+    policy = out / "identity.toml"
+    lines = []
+    schemas = json.loads(datamin("schema", "--json").stdout)
+    for table, cols in schemas.items():
+        lines.append(f"[tables.{table}]\nkeep = {json.dumps(cols)}\n")
+    policy.write_text("\n".join(lines))
+    inp = out / "input"
+    inp.mkdir()
+    for d in ("fit", "tcx"):
+        for f in (shared / d).iterdir():
+            (inp / f.name).symlink_to(f)
+    p = datamin("run", "--policy", policy, "--input", inp, "--output", out / "out", "--json")
+    return out / "out", json.loads(p.stdout), p.returncode
+
+
+@pytest.fixture(scope="session")
+def research_run(tmp_path_factory, shared):
+    out = tmp_path_factory.mktemp("research")
+    inp = out / "input"
+    inp.mkdir()
+    for d in ("fit", "tcx"):
+        for f in (shared / d).iterdir():
+            (inp / f.name).symlink_to(f)
+    p = datamin("run", "--policy", ROOT / "examples" / "research.toml", "--input", inp, "--output", out / "out", "--json")
+    return out / "out", json.loads(p.stdout), p.returncode
