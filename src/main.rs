@@ -251,7 +251,7 @@ async fn async_main(cli: Cli) -> ExitCode {
         Command::Functions => {
             for f in datamin::udfs::functions(None) {
                 if let Some(d) = f.documentation() {
-                    println!("{}\n  {}\n  {}", d.syntax_example, d.description);
+                    println!("{}\n  {}", d.syntax_example, d.description);
                     for (a, t) in d.arguments.iter().flatten() {
                         println!("    {a}: {t}");
                     }

@@ -1,6 +1,6 @@
 //! Decoding real files: values cross-checked against fitdecode 0.11 (FIT) and the TCX text.
 
-use datafusion::arrow::array::{AsArray, Float64Array};
+use datafusion::arrow::array::{Array, AsArray, Float64Array};
 use datafusion::arrow::datatypes::{Float64Type, Int16Type, TimestampMicrosecondType};
 use datamin::format::{ActivityFormat, DecodeError, decode};
 use datamin::schema::{DEGREES_PER_SEMICIRCLE, Table};
@@ -110,14 +110,18 @@ fn tcx_values_match_the_document() {
     assert_eq!(hr.null_count(), 0);
     let text = String::from_utf8(read("tcxparser__sup_activity_1.tcx")).unwrap();
     // first trackpoint's values, read from the text
-    let first_tp = &text[text.find("<Trackpoint>").unwrap()..];
+    let start = text.find("<Trackpoint>").unwrap();
+    let first_tp = &text[start..start + text[start..].find("</Trackpoint>").unwrap()];
     let grab = |tag: &str| -> f64 {
         let s = &first_tp[first_tp.find(&format!("<{tag}>")).unwrap() + tag.len() + 2..];
         s[..s.find('<').unwrap()].trim().parse().unwrap()
     };
     assert_eq!(a.records[0].position_lat, Some(grab("LatitudeDegrees")));
     assert_eq!(a.records[0].position_long, Some(grab("LongitudeDegrees")));
-    assert_eq!(a.records[0].altitude_m, Some(grab("AltitudeMeters")));
+    assert_eq!(a.records[0].distance_m, Some(grab("DistanceMeters")));
+    assert_eq!(a.records[0].speed_m_s, Some(grab("ns3:Speed")));
+    assert_eq!(a.records[0].altitude_m, None, "no AltitudeMeters in the first trackpoint");
+    assert_eq!(a.records[0].timestamp_us, Some(1_657_987_705_000_000)); // 2022-07-16T16:08:25Z
     assert_eq!(a.records[0].heart_rate_bpm, Some(grab("Value") as i16));
     assert!(a.info.serial_number.is_some(), "Creator/UnitId is the serial number");
     let s = &a.sessions[0];

@@ -174,9 +174,6 @@ fn record_row(fields: &[FitDataField]) -> RecordRow {
     let mut r = RecordRow::default();
     let (mut speed, mut altitude) = (None, None);
     for f in fields {
-        if f.developer_data_index().is_some() {
-            continue;
-        }
         let v = f.value();
         match f.name() {
             "timestamp" => r.timestamp_us = time_us(v),
@@ -203,9 +200,6 @@ fn summary_row(fields: &[FitDataField]) -> SummaryRow {
     let mut s = SummaryRow::default();
     let (mut avg_speed, mut max_speed) = (None, None);
     for f in fields {
-        if f.developer_data_index().is_some() {
-            continue;
-        }
         let v = f.value();
         match f.name() {
             "sport" => s.sport = text(v),
