@@ -4,6 +4,6 @@
 # Needs ../shared beside the checkout and the Python packages of tests/python/requirements.txt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --bins
+# `cargo test` also builds target/debug/datamin (with the same features: no second build).
 cargo test --workspace
 DATAMIN_BIN="$PWD/target/debug/datamin" python3 -m pytest -q tests/python

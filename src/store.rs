@@ -68,8 +68,19 @@ pub fn location_to_url(location: &str) -> Result<Url> {
     {
         return Ok(u);
     }
-    let p = std::path::absolute(location)
+    let abs = std::path::absolute(location)
         .map_err(|e| DataFusionError::Configuration(format!("bad path '{location}': {e}")))?;
+    // Object-store paths have no `.` or `..` segments: resolve them lexically.
+    let mut p = std::path::PathBuf::new();
+    for c in abs.components() {
+        match c {
+            std::path::Component::ParentDir => {
+                p.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => p.push(other),
+        }
+    }
     let is_dir = location.ends_with('/') || p.is_dir();
     let r = if is_dir {
         Url::from_directory_path(&p)

@@ -11,7 +11,9 @@
 //!
 //! Conversions (FIT profile 21.x): positions `sint32` semicircles → degrees
 //! (`· 180 / 2³¹`); `enhanced_speed`/`enhanced_altitude` win over `speed`/`altitude`;
-//! timestamps are seconds since 1989-12-31T00:00:00Z, turned into UTC microseconds.
+//! timestamps are seconds since 1989-12-31T00:00:00Z, turned into UTC microseconds; values
+//! below `0x10000000` are device-relative "system time" (FIT profile, `date_time`) and become
+//! `NULL` with a warning, since they cannot be placed on the UTC time line.
 
 use fitparser::de::{DecodeOption, FitObject, FitStreamProcessor};
 use fitparser::profile::MesgNum;
@@ -25,8 +27,14 @@ use crate::schema::DEGREES_PER_SEMICIRCLE;
 pub fn decode_into(data: &[u8], out: &mut Activity) -> Result<(), DecodeError> {
     let mut p = FitStreamProcessor::new();
     p.add_option(DecodeOption::UseGenericSubFieldName);
+    // Keep `compressed_speed_distance` as raw bytes: fitparser's expansion of its 12-bit
+    // accumulated distance is wrong (it adds instead of unwrapping the rollover), so
+    // datamin expands it itself (see `CompressedSpeedDistance`).
+    p.add_option(DecodeOption::KeepCompositeFields);
+    let mut csd = CompressedSpeedDistance::default();
     let mut buf = data;
     let mut sections = 0usize;
+    let mut relative_times = 0u64;
     if data.len() < 12 {
         return Err(DecodeError::Fit {
             offset: 0,
@@ -38,14 +46,17 @@ pub fn decode_into(data: &[u8], out: &mut Activity) -> Result<(), DecodeError> {
         match p.deserialize_next(buf) {
             Ok((rest, obj)) => {
                 match obj {
-                    FitObject::Crc(_) => p.reset(),
+                    FitObject::Crc(_) => {
+                        p.reset();
+                        csd = CompressedSpeedDistance::default();
+                    }
                     FitObject::Header(_) => sections += 1,
                     FitObject::DataMessage(msg) => {
                         let rec = p.decode_message(msg).map_err(|e| DecodeError::Fit {
                             offset,
                             reason: e.to_string(),
                         })?;
-                        accept(rec, out);
+                        accept(rec, out, &mut relative_times, &mut csd);
                     }
                     FitObject::DefinitionMessage(_) => {}
                 }
@@ -60,6 +71,7 @@ pub fn decode_into(data: &[u8], out: &mut Activity) -> Result<(), DecodeError> {
                         }
                         _ => {
                             p.reset();
+                            csd = CompressedSpeedDistance::default();
                             "data"
                         }
                     };
@@ -92,14 +104,33 @@ pub fn decode_into(data: &[u8], out: &mut Activity) -> Result<(), DecodeError> {
             reason: "no FIT header found".into(),
         });
     }
+    if relative_times > 0 {
+        out.warnings.push(format!(
+            "{relative_times} record timestamp(s) are device-relative system times (FIT date_time < 0x10000000), not UTC: set to NULL"
+        ));
+    }
     Ok(())
 }
 
-fn accept(rec: FitDataRecord, out: &mut Activity) {
+fn accept(
+    rec: FitDataRecord,
+    out: &mut Activity,
+    relative_times: &mut u64,
+    csd: &mut CompressedSpeedDistance,
+) {
     let kind = rec.kind();
     *out.message_counts.entry(kind.to_string()).or_default() += 1;
     match kind {
-        MesgNum::Record => out.records.push(record_row(rec.fields())),
+        MesgNum::Record => {
+            if rec
+                .fields()
+                .iter()
+                .any(|f| f.name() == "timestamp" && is_relative_time(f.value()))
+            {
+                *relative_times += 1;
+            }
+            out.records.push(record_row(rec.fields(), csd))
+        }
         MesgNum::Lap => {
             let mut s = summary_row(rec.fields());
             s.message_index = out.laps.len() as i32;
@@ -156,11 +187,26 @@ fn text(v: &Value) -> Option<String> {
     }
 }
 
+/// Seconds from the Unix epoch to the FIT epoch, 1989-12-31T00:00:00Z (FIT profile, `date_time`).
+const FIT_EPOCH_UNIX_S: i64 = 631_065_600;
+
+/// FIT `date_time` values below this are "system time" — seconds since the device was switched
+/// on — not absolute times (FIT profile, type `date_time`, `min = 0x10000000`).
+const FIT_MIN_ABSOLUTE_S: i64 = 0x1000_0000;
+
+/// UTC microseconds of an absolute FIT timestamp; `None` for other values and for
+/// device-relative ("system") times, which have no place on the UTC time line.
 fn time_us(v: &Value) -> Option<i64> {
     match v {
-        Value::Timestamp(t) => Some(t.timestamp_micros()),
+        Value::Timestamp(t) if t.timestamp() - FIT_EPOCH_UNIX_S >= FIT_MIN_ABSOLUTE_S => {
+            Some(t.timestamp_micros())
+        }
         _ => None,
     }
+}
+
+fn is_relative_time(v: &Value) -> bool {
+    matches!(v, Value::Timestamp(t) if t.timestamp() - FIT_EPOCH_UNIX_S < FIT_MIN_ABSOLUTE_S)
 }
 
 fn degrees(v: &Value) -> Option<f64> {
@@ -170,12 +216,48 @@ fn degrees(v: &Value) -> Option<f64> {
     }
 }
 
-fn record_row(fields: &[FitDataField]) -> RecordRow {
+/// Expansion of the `record.compressed_speed_distance` field (FIT profile: 3 bytes; bits
+/// 0–11 speed, scale 100, m/s; bits 12–23 distance, scale 16, m, *accumulated*). The 12-bit
+/// distance rolls over every 256 m; the FIT SDK's accumulation unwraps it:
+/// `acc += (raw − last) mod 2¹²`. State lasts for one FIT file (reset at its CRC).
+#[derive(Debug, Default)]
+pub(crate) struct CompressedSpeedDistance {
+    last: u32,
+    acc: u64,
+}
+
+impl CompressedSpeedDistance {
+    /// (speed m/s, cumulative distance m) from the three raw bytes.
+    fn expand(&mut self, v: &Value) -> Option<(f64, f64)> {
+        let Value::Array(bytes) = v else {
+            return None;
+        };
+        let b: Vec<u32> = bytes
+            .iter()
+            .map(|x| match x {
+                Value::Byte(b) | Value::UInt8(b) | Value::UInt8z(b) | Value::Enum(b) => Some(*b as u32),
+                _ => None,
+            })
+            .collect::<Option<_>>()?;
+        let [b0, b1, b2] = b.as_slice() else {
+            return None;
+        };
+        let speed_raw = b0 | ((b1 & 0x0F) << 8);
+        let dist_raw = (b1 >> 4) | (b2 << 4);
+        self.acc += u64::from(dist_raw.wrapping_sub(self.last) & 0x0FFF);
+        self.last = dist_raw;
+        Some((speed_raw as f64 / 100.0, self.acc as f64 / 16.0))
+    }
+}
+
+fn record_row(fields: &[FitDataField], csd: &mut CompressedSpeedDistance) -> RecordRow {
     let mut r = RecordRow::default();
     let (mut speed, mut altitude) = (None, None);
+    let mut compressed = None;
     for f in fields {
         let v = f.value();
         match f.name() {
+            "compressed_speed_distance" => compressed = csd.expand(v),
             "timestamp" => r.timestamp_us = time_us(v),
             "position_lat" => r.position_lat = degrees(v),
             "position_long" => r.position_long = degrees(v),
@@ -193,6 +275,10 @@ fn record_row(fields: &[FitDataField]) -> RecordRow {
     }
     r.speed_m_s = r.speed_m_s.or(speed);
     r.altitude_m = r.altitude_m.or(altitude);
+    if let Some((s, d)) = compressed {
+        r.speed_m_s = Some(s);
+        r.distance_m = Some(d);
+    }
     r
 }
 

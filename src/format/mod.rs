@@ -65,6 +65,14 @@ pub enum DecodeError {
         /// What was wrong.
         reason: String,
     },
+    /// The decoder panicked on this input (a decoder bug; the file is quarantined).
+    #[error("{format} decoder failed on this file: {message}")]
+    Panic {
+        /// `fit` or `tcx`.
+        format: &'static str,
+        /// The panic message.
+        message: String,
+    },
     /// The TCX document is malformed.
     #[error("malformed TCX document at byte {offset}: {reason}")]
     Tcx {
@@ -96,9 +104,21 @@ pub fn decode(
         file_format: format.name(),
         ..Default::default()
     };
-    match format {
-        ActivityFormat::Fit => fit::decode_into(bytes, &mut a)?,
-        ActivityFormat::Tcx => tcx::decode_into(bytes, &mut a)?,
+    // A decoder bug must quarantine one file, not abort the run: contain panics.
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match format {
+        ActivityFormat::Fit => fit::decode_into(bytes, &mut a),
+        ActivityFormat::Tcx => tcx::decode_into(bytes, &mut a),
+    }));
+    match result {
+        Ok(r) => r?,
+        Err(panic) => {
+            let msg = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            return Err(DecodeError::Panic { format: format.name(), message: msg });
+        }
     }
     Ok(a)
 }

@@ -26,7 +26,7 @@ def test_pyarrow_reads_every_file_with_utc_micro_timestamps(research_run):
             if pa.types.is_timestamp(field.type):
                 assert field.type.unit == "us", f"{f}: {field.name} is {field.type}"
                 assert field.type.tz == "UTC", f"{f}: {field.name} is {field.type}"
-        md = pq.ParquetFile(f).schema_arrow.metadata or {}
+        md = pq.ParquetFile(f).metadata.metadata or {}
         md = {k.decode(): v.decode() for k, v in md.items()}
         assert len(md["datamin.policy.sha256"]) == 64
         assert md["datamin.key_id"] == "research-2026"
