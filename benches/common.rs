@@ -4,9 +4,9 @@ use std::path::PathBuf;
 
 /// (name, bytes) of every FIT file under `../shared/data/fit` that datamin decodes.
 pub fn fit_corpus() -> Vec<(String, Vec<u8>)> {
-    let dir = std::env::var("DATAMIN_BENCH_FIT_DIR").map(PathBuf::from).unwrap_or_else(|_| {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data/fit")
-    });
+    let dir = std::env::var("DATAMIN_BENCH_FIT_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data/fit"));
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .map(|e| e.unwrap().path())
@@ -15,7 +15,14 @@ pub fn fit_corpus() -> Vec<(String, Vec<u8>)> {
     files.sort();
     files
         .into_iter()
-        .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read(&p).unwrap()))
-        .filter(|(n, b)| datamin::format::decode(datamin::format::ActivityFormat::Fit, n, b).is_ok())
+        .map(|p| {
+            (
+                p.file_name().unwrap().to_string_lossy().into_owned(),
+                std::fs::read(&p).unwrap(),
+            )
+        })
+        .filter(|(n, b)| {
+            datamin::format::decode(datamin::format::ActivityFormat::Fit, n, b).is_ok()
+        })
         .collect()
 }

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use datamin::format::{ActivityFormat, decode};
 use datamin::minimizer::Minimizer;
-use datamin::policy::{Policy, load_key, KeyConfig};
+use datamin::policy::{KeyConfig, Policy, load_key};
 use datamin::runner::{RunOptions, run_batch};
 
 #[path = "common.rs"]
@@ -27,7 +27,14 @@ fn bench(c: &mut Criterion) {
     let policy = Policy::from_file(policy_path.to_str().unwrap()).unwrap();
     // SAFETY: single-threaded at this point; the bench sets its own key.
     unsafe { std::env::set_var("DATAMIN_KEY", "bench-key-0123456789abcdef") };
-    let key = load_key(&KeyConfig { id: Some("bench".into()), ..Default::default() }, None).unwrap();
+    let key = load_key(
+        &KeyConfig {
+            id: Some("bench".into()),
+            ..Default::default()
+        },
+        None,
+    )
+    .unwrap();
     let rt = tokio::runtime::Runtime::new().unwrap();
     let minimizer = rt.block_on(Minimizer::new(policy, Some(key))).unwrap();
 
@@ -47,12 +54,17 @@ fn bench(c: &mut Criterion) {
             i += 1;
             let opts = RunOptions {
                 input: input.to_string_lossy().into_owned(),
-                output: dir.path().join(format!("out{i}")).to_string_lossy().into_owned(),
+                output: dir
+                    .path()
+                    .join(format!("out{i}"))
+                    .to_string_lossy()
+                    .into_owned(),
                 overwrite: false,
                 jobs: 0,
                 progress: false,
             };
-            rt.block_on(run_batch(&minimizer, Some("bench"), &opts)).unwrap()
+            rt.block_on(run_batch(&minimizer, Some("bench"), &opts))
+                .unwrap()
         })
     });
     g.finish();

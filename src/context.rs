@@ -29,8 +29,14 @@ pub fn session_context(key: Option<PseudonymKey>, target_partitions: usize) -> S
         .with_config(config)
         .with_runtime_env(runtime)
         .with_default_features()
-        .with_table_factory("FIT".into(), Arc::new(ActivityTableFactory::new(ActivityFormat::Fit)))
-        .with_table_factory("TCX".into(), Arc::new(ActivityTableFactory::new(ActivityFormat::Tcx)))
+        .with_table_factory(
+            "FIT".into(),
+            Arc::new(ActivityTableFactory::new(ActivityFormat::Fit)),
+        )
+        .with_table_factory(
+            "TCX".into(),
+            Arc::new(ActivityTableFactory::new(ActivityFormat::Tcx)),
+        )
         .build();
     let ctx = SessionContext::new_with_state(state);
     datamin_udfs::register_all(&ctx, key);

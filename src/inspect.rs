@@ -8,6 +8,17 @@ use serde::Serialize;
 use crate::format::{Activity, DecodeError};
 use crate::schema::Table;
 
+/// Rows of one table and, per column, how many values are present (non-null).
+#[derive(Debug, Clone, Serialize)]
+pub struct TableFields {
+    /// Table name.
+    pub table: String,
+    /// Rows.
+    pub rows: usize,
+    /// (column, non-null values), in schema order.
+    pub present: Vec<(String, usize)>,
+}
+
 /// Summary of one decoded file.
 #[derive(Debug, Clone, Serialize)]
 pub struct Inspection {
@@ -32,7 +43,7 @@ pub struct Inspection {
     /// Device serial number.
     pub serial_number: Option<i64>,
     /// Per table: rows, and for each column the number of non-null values.
-    pub tables: Vec<(String, usize, Vec<(String, usize)>)>,
+    pub tables: Vec<TableFields>,
     /// Decoding warnings.
     pub warnings: Vec<String>,
 }
@@ -60,7 +71,11 @@ pub fn inspect(a: &Activity, bytes: u64) -> Result<Inspection, DecodeError> {
             .zip(b.columns())
             .map(|(f, c)| (f.name().clone(), c.len() - c.null_count()))
             .collect();
-        tables.push((t.name().to_string(), b.num_rows(), cols));
+        tables.push(TableFields {
+            table: t.name().to_string(),
+            rows: b.num_rows(),
+            present: cols,
+        });
     }
     Ok(Inspection {
         file: a.source_file.clone(),
@@ -82,16 +97,25 @@ impl Inspection {
     /// Human-readable report.
     pub fn render(&self) -> String {
         let mut s = String::new();
-        let _ = writeln!(s, "file:        {} ({} bytes, {})", self.file, self.bytes, self.format);
+        let _ = writeln!(
+            s,
+            "file:        {} ({} bytes, {})",
+            self.file, self.bytes, self.format
+        );
         let _ = writeln!(s, "activity_id: {}", self.activity_id);
         let _ = writeln!(
             s,
             "device:      {} {} (serial {})",
             self.manufacturer.as_deref().unwrap_or("?"),
             self.product.as_deref().unwrap_or("?"),
-            self.serial_number.map_or("?".to_string(), |n| n.to_string())
+            self.serial_number
+                .map_or("?".to_string(), |n| n.to_string())
         );
-        let _ = writeln!(s, "file type:   {}", self.file_type.as_deref().unwrap_or("?"));
+        let _ = writeln!(
+            s,
+            "file type:   {}",
+            self.file_type.as_deref().unwrap_or("?")
+        );
         match &self.time_range {
             Some((a, b)) => {
                 let _ = writeln!(s, "time range:  {a} .. {b}");
@@ -104,13 +128,28 @@ impl Inspection {
         for (k, v) in &self.messages {
             let _ = writeln!(s, "  {k:<24} {v:>8}");
         }
-        for (t, rows, cols) in &self.tables {
+        for TableFields {
+            table: t,
+            rows,
+            present: cols,
+        } in &self.tables
+        {
             let present: Vec<String> = cols
                 .iter()
                 .filter(|(_, n)| *n > 0)
-                .map(|(c, n)| if *n == *rows { c.clone() } else { format!("{c} ({n})") })
+                .map(|(c, n)| {
+                    if n == rows {
+                        c.clone()
+                    } else {
+                        format!("{c} ({n})")
+                    }
+                })
                 .collect();
-            let _ = writeln!(s, "{t}: {rows} rows; fields present: {}", present.join(", "));
+            let _ = writeln!(
+                s,
+                "{t}: {rows} rows; fields present: {}",
+                present.join(", ")
+            );
         }
         for w in &self.warnings {
             let _ = writeln!(s, "warning: {w}");

@@ -14,7 +14,9 @@ use datamin::format::{ActivityFormat, decode};
 use datamin::minimizer::Minimizer;
 use datamin::policy::{Policy, load_key};
 use datamin::runner::{RunOptions, run_batch};
-use datamin::sql::{OutputFormat, TableSpec, register_input, register_table, render, run_script, statement_complete};
+use datamin::sql::{
+    OutputFormat, TableSpec, register_input, register_table, render, run_script, statement_complete,
+};
 
 /// datamin: data minimization for fitness-tracking data (FIT, TCX) on Apache DataFusion.
 #[derive(Parser)]
@@ -123,7 +125,11 @@ fn main() -> ExitCode {
     rt.block_on(async_main(cli))
 }
 
-fn policy_and_key(policy: &str, key_file: Option<&str>, need_key: bool) -> Result<(Policy, Option<datamin::udfs::PseudonymKey>), String> {
+fn policy_and_key(
+    policy: &str,
+    key_file: Option<&str>,
+    need_key: bool,
+) -> Result<(Policy, Option<datamin::udfs::PseudonymKey>), String> {
     let policy = Policy::from_file(policy).map_err(|e| e.to_string())?;
     let key = if policy.needs_key() || (need_key && key_file.is_some()) {
         Some(load_key(&policy.key, key_file).map_err(|e| e.to_string())?)
@@ -135,7 +141,16 @@ fn policy_and_key(policy: &str, key_file: Option<&str>, need_key: bool) -> Resul
 
 async fn async_main(cli: Cli) -> ExitCode {
     match cli.command {
-        Command::Run { policy, input, output, key_file, overwrite, jobs, json, quiet } => {
+        Command::Run {
+            policy,
+            input,
+            output,
+            key_file,
+            overwrite,
+            jobs,
+            json,
+            quiet,
+        } => {
             let (policy, key) = match policy_and_key(&policy, key_file.as_deref(), false) {
                 Ok(v) => v,
                 Err(e) => return fail(e),
@@ -155,16 +170,31 @@ async fn async_main(cli: Cli) -> ExitCode {
             match run_batch(&minimizer, key_id.as_deref(), &opts).await {
                 Ok(summary) => {
                     if json {
-                        println!("{}", serde_json::to_string_pretty(&summary).expect("serializable"));
+                        println!(
+                            "{}",
+                            serde_json::to_string_pretty(&summary).expect("serializable")
+                        );
                     } else {
                         print!("{}", summary.render());
                     }
-                    if summary.rejected.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) }
+                    if summary.rejected.is_empty() {
+                        ExitCode::SUCCESS
+                    } else {
+                        ExitCode::from(1)
+                    }
                 }
                 Err(e) => fail(e),
             }
         }
-        Command::Sql { query, file, tables, input, policy, key_file, format } => {
+        Command::Sql {
+            query,
+            file,
+            tables,
+            input,
+            policy,
+            key_file,
+            format,
+        } => {
             let (policy, key) = match &policy {
                 Some(p) => match policy_and_key(p, key_file.as_deref(), true) {
                     Ok((p, k)) => (Some(p), k),
@@ -193,7 +223,9 @@ async fn async_main(cli: Cli) -> ExitCode {
                 return fail(e);
             }
             if policy.is_some() && input.is_none() {
-                return fail("--policy needs --input (the location whose raw tables the views read)");
+                return fail(
+                    "--policy needs --input (the location whose raw tables the views read)",
+                );
             }
             let script = match (query, file) {
                 (Some(q), _) => Some(q),
@@ -233,7 +265,12 @@ async fn async_main(cli: Cli) -> ExitCode {
                 let m: serde_json::Map<String, serde_json::Value> = Table::ALL
                     .iter()
                     .map(|t| {
-                        let cols = t.schema().fields().iter().map(|f| serde_json::Value::from(f.name().as_str())).collect();
+                        let cols = t
+                            .schema()
+                            .fields()
+                            .iter()
+                            .map(|f| serde_json::Value::from(f.name().as_str()))
+                            .collect();
                         (t.name().to_string(), serde_json::Value::Array(cols))
                     })
                     .collect();
@@ -242,7 +279,12 @@ async fn async_main(cli: Cli) -> ExitCode {
                 for t in Table::ALL {
                     println!("{t}");
                     for f in t.schema().fields() {
-                        println!("  {:<30} {}{}", f.name(), f.data_type(), if f.is_nullable() { "" } else { " NOT NULL" });
+                        println!(
+                            "  {:<30} {}{}",
+                            f.name(),
+                            f.data_type(),
+                            if f.is_nullable() { "" } else { " NOT NULL" }
+                        );
                     }
                 }
             }
@@ -304,13 +346,17 @@ async fn repl(ctx: &datafusion::prelude::SessionContext, format: OutputFormat) -
         }
         prompt(!buf.is_empty());
     }
-    if !buf.trim().is_empty() {
-        if let Err(e) = run_script(ctx, &buf).await {
-            eprintln!("error: {e}");
-            status = ExitCode::from(2);
-        }
+    if !buf.trim().is_empty()
+        && let Err(e) = run_script(ctx, &buf).await
+    {
+        eprintln!("error: {e}");
+        status = ExitCode::from(2);
     }
-    if interactive { ExitCode::SUCCESS } else { status }
+    if interactive {
+        ExitCode::SUCCESS
+    } else {
+        status
+    }
 }
 
 async fn inspect(file: &str, json: bool) -> ExitCode {
@@ -322,7 +368,9 @@ async fn inspect(file: &str, json: bool) -> ExitCode {
         return fail(format!("{file}: not a .fit or .tcx file"));
     };
     let ctx = session_context(None, 1);
-    let store_url = match datafusion::execution::object_store::ObjectStoreUrl::parse(&url[..url::Position::BeforePath]) {
+    let store_url = match datafusion::execution::object_store::ObjectStoreUrl::parse(
+        &url[..url::Position::BeforePath],
+    ) {
         Ok(u) => u,
         Err(e) => return fail(e),
     };
@@ -345,7 +393,10 @@ async fn inspect(file: &str, json: bool) -> ExitCode {
         Ok(a) => match datamin::inspect::inspect(&a, bytes.len() as u64) {
             Ok(i) => {
                 if json {
-                    println!("{}", serde_json::to_string_pretty(&i).expect("serializable"));
+                    println!(
+                        "{}",
+                        serde_json::to_string_pretty(&i).expect("serializable")
+                    );
                 } else {
                     print!("{}", i.render());
                 }

@@ -21,10 +21,10 @@ use std::time::Instant;
 
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::common::{DataFusionError, Result};
-use datafusion::object_store::path::Path;
-use datafusion::object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use datafusion::datasource::listing::ListingTableUrl;
 use datafusion::execution::object_store::ObjectStoreUrl;
+use datafusion::object_store::path::Path;
+use datafusion::object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use futures::{StreamExt, TryStreamExt};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -126,7 +126,10 @@ impl RunSummary {
         }
         let nwarn: usize = self.warnings.values().map(Vec::len).sum();
         if nwarn > 0 {
-            s.push_str(&format!("  {nwarn} warning(s) in {} file(s):\n", self.warnings.len()));
+            s.push_str(&format!(
+                "  {nwarn} warning(s) in {} file(s):\n",
+                self.warnings.len()
+            ));
             for (f, w) in &self.warnings {
                 for w in w {
                     s.push_str(&format!("    {f}: {w}\n"));
@@ -151,7 +154,13 @@ async fn decode_all(
     files: Vec<SourceFile>,
     jobs: usize,
     progress: &indicatif::ProgressBar,
-) -> Result<Vec<(SourceFile, u64, std::result::Result<(Activity, [RecordBatch; 4]), Rejected>)>> {
+) -> Result<
+    Vec<(
+        SourceFile,
+        u64,
+        std::result::Result<(Activity, [RecordBatch; 4]), Rejected>,
+    )>,
+> {
     futures::stream::iter(files)
         .map(|file| {
             let store = Arc::clone(&store);
@@ -159,17 +168,13 @@ async fn decode_all(
                 let bytes = store.get(&file.meta.location).await?.bytes().await?;
                 let size = bytes.len() as u64;
                 let (fmt, url) = (file.format, file.url.clone());
-                let res = tokio::task::spawn_blocking(move || {
-                    match format::decode(fmt, &url, &bytes) {
-                        Ok(a) => a
-                            .to_batches()
-                            .map(|b| (a, b))
-                            .map_err(|e| e.to_string()),
+                let res =
+                    tokio::task::spawn_blocking(move || match format::decode(fmt, &url, &bytes) {
+                        Ok(a) => a.to_batches().map(|b| (a, b)).map_err(|e| e.to_string()),
                         Err(e) => Err(format!("{e}|{}", hex::encode(Sha256::digest(&bytes)))),
-                    }
-                })
-                .await
-                .map_err(|e| DataFusionError::External(Box::new(e)))?;
+                    })
+                    .await
+                    .map_err(|e| DataFusionError::External(Box::new(e)))?;
                 let res = res.map_err(|msg| {
                     let (reason, sha) = msg.rsplit_once('|').unwrap_or((&msg, ""));
                     Rejected {
@@ -189,7 +194,11 @@ async fn decode_all(
 }
 
 /// The key-value metadata written into every output file of `table`.
-pub fn output_metadata(policy: &Policy, table: Table, key_id: Option<&str>) -> Vec<(String, String)> {
+pub fn output_metadata(
+    policy: &Policy,
+    table: Table,
+    key_id: Option<&str>,
+) -> Vec<(String, String)> {
     let rules: Vec<_> = policy
         .table(table)
         .map(|t| t.rules.iter().filter(|r| r.enabled).collect())
@@ -198,7 +207,10 @@ pub fn output_metadata(policy: &Policy, table: Table, key_id: Option<&str>) -> V
         .iter()
         .any(|r| matches!(r.kind, RuleKind::Pseudonymize { .. }));
     let mut md = vec![
-        ("datamin.version".to_string(), env!("CARGO_PKG_VERSION").to_string()),
+        (
+            "datamin.version".to_string(),
+            env!("CARGO_PKG_VERSION").to_string(),
+        ),
         ("datamin.table".to_string(), table.name().to_string()),
         ("datamin.policy.sha256".to_string(), policy.sha256.clone()),
         (
@@ -229,7 +241,13 @@ pub async fn run_batch(
 
     let in_url = ListingTableUrl::parse(location_to_url(&opts.input)?.as_str())?;
     let in_store = ctx.runtime_env().object_store(in_url.object_store())?;
-    let files = list_activity_files(&state, &in_store, &in_url, &[ActivityFormat::Fit, ActivityFormat::Tcx]).await?;
+    let files = list_activity_files(
+        &state,
+        &in_store,
+        &in_url,
+        &[ActivityFormat::Fit, ActivityFormat::Tcx],
+    )
+    .await?;
 
     let (out_store_url, out_prefix, out_display) = split_location(&opts.output)?;
     let out_store = ctx.runtime_env().object_store(&out_store_url)?;
@@ -252,8 +270,10 @@ pub async fn run_batch(
 
     let progress = if opts.progress {
         indicatif::ProgressBar::new(files.len() as u64).with_style(
-            indicatif::ProgressStyle::with_template("{spinner} decoding {pos}/{len} files [{elapsed_precise}] {wide_bar}")
-                .expect("valid template"),
+            indicatif::ProgressStyle::with_template(
+                "{spinner} decoding {pos}/{len} files [{elapsed_precise}] {wide_bar}",
+            )
+            .expect("valid template"),
         )
     } else {
         indicatif::ProgressBar::hidden()
@@ -295,8 +315,18 @@ pub async fn run_batch(
             .minimize(tp.table, parts)
             .await?
             .expect("the policy writes this table");
-        let path = out_prefix.clone().join(tp.table.name()).join("part-00000.parquet");
-        let written = parquet::write(&out_store, &path, schema.clone(), &out, output_metadata(policy, tp.table, key_id)).await?;
+        let path = out_prefix
+            .clone()
+            .join(tp.table.name())
+            .join("part-00000.parquet");
+        let written = parquet::write(
+            &out_store,
+            &path,
+            schema.clone(),
+            &out,
+            output_metadata(policy, tp.table, key_id),
+        )
+        .await?;
         tables.push(TableSummary {
             table: tp.table.name().to_string(),
             rows_in,
@@ -314,10 +344,15 @@ pub async fn run_batch(
             lines.push('\n');
         }
         let path = out_prefix.clone().join("_rejected").join("rejected.jsonl");
-        out_store.put(&path, PutPayload::from(lines.into_bytes())).await?;
+        out_store
+            .put(&path, PutPayload::from(lines.into_bytes()))
+            .await?;
     }
     out_store
-        .put(&out_prefix.clone().join("_SUCCESS"), PutPayload::from_static(b""))
+        .put(
+            &out_prefix.clone().join("_SUCCESS"),
+            PutPayload::from_static(b""),
+        )
         .await?;
 
     Ok(RunSummary {

@@ -44,7 +44,12 @@ pub enum Table {
 
 impl Table {
     /// All tables, in output order.
-    pub const ALL: [Table; 4] = [Table::Records, Table::Laps, Table::Sessions, Table::Activities];
+    pub const ALL: [Table; 4] = [
+        Table::Records,
+        Table::Laps,
+        Table::Sessions,
+        Table::Activities,
+    ];
 
     /// The table's name (`records`, `laps`, `sessions`, `activities`).
     pub fn name(self) -> &'static str {
@@ -114,15 +119,15 @@ fn id_fields() -> Vec<Field> {
 static RECORDS: LazyLock<SchemaRef> = LazyLock::new(|| {
     let mut v = id_fields();
     v.extend([
-        f("timestamp", timestamp_type()),     // FIT record.timestamp (253) / TCX Time
+        f("timestamp", timestamp_type()), // FIT record.timestamp (253) / TCX Time
         f("position_lat", DataType::Float64), // degrees; FIT position_lat (0) / LatitudeDegrees
         f("position_long", DataType::Float64), // degrees; FIT position_long (1) / LongitudeDegrees
         f("altitude_m", DataType::Float64), // m; FIT enhanced_altitude else altitude / AltitudeMeters
         f("distance_m", DataType::Float64), // m, cumulative; FIT distance / DistanceMeters
-        f("speed_m_s", DataType::Float64), // m/s; FIT enhanced_speed else speed / ns3:Speed
+        f("speed_m_s", DataType::Float64),  // m/s; FIT enhanced_speed else speed / ns3:Speed
         f("heart_rate_bpm", DataType::Int16), // bpm; FIT heart_rate / HeartRateBpm
-        f("cadence_rpm", DataType::Int16), // rpm; FIT cadence / Cadence
-        f("power_w", DataType::Int32),     // W; FIT power / ns3:Watts
+        f("cadence_rpm", DataType::Int16),  // rpm; FIT cadence / Cadence
+        f("power_w", DataType::Int32),      // W; FIT power / ns3:Watts
         f("temperature_c", DataType::Int16), // °C; FIT temperature
     ]);
     Arc::new(Schema::new(v))
@@ -210,9 +215,9 @@ static ACTIVITIES: LazyLock<SchemaRef> = LazyLock::new(|| {
         f("serial_number", DataType::Int64), // FIT file_id.serial_number / TCX Creator/UnitId
         f("time_created", timestamp_type()), // FIT file_id.time_created / TCX Activity/Id
         f("software_version", DataType::Utf8), // FIT device_info / TCX Creator/Version
-        f("sport", DataType::Utf8),       // first session's sport
+        f("sport", DataType::Utf8),   // first session's sport
         f("start_time", timestamp_type()), // first record's timestamp
-        f("end_time", timestamp_type()),  // last record's timestamp
+        f("end_time", timestamp_type()), // last record's timestamp
         f("record_count", DataType::Int64), // number of rows in `records`
         f("user_friendly_name", DataType::Utf8), // FIT user_profile.friendly_name
         f("user_gender", DataType::Utf8), // FIT user_profile.gender

@@ -76,7 +76,11 @@ pub fn register_table(ctx: &SessionContext, spec: &TableSpec) -> Result<()> {
 
 /// Registers `raw.<table>` for all four tables over `input`, and, with a policy, the
 /// `minimized.<table>` views of its compiled SQL.
-pub async fn register_input(ctx: &SessionContext, input: &str, policy: Option<&Policy>) -> Result<()> {
+pub async fn register_input(
+    ctx: &SessionContext,
+    input: &str,
+    policy: Option<&Policy>,
+) -> Result<()> {
     let url = location_to_url(input)?;
     run_script(ctx, &format!("CREATE SCHEMA IF NOT EXISTS {RAW_SCHEMA}")).await?;
     for t in Table::ALL {
@@ -112,11 +116,15 @@ pub async fn run_script(ctx: &SessionContext, script: &str) -> Result<Vec<Vec<Re
 /// Renders batches in `format`.
 pub fn render(batches: &[RecordBatch], format: OutputFormat) -> Result<String> {
     match format {
-        OutputFormat::Table => Ok(datafusion::arrow::util::pretty::pretty_format_batches(batches)?.to_string()),
+        OutputFormat::Table => {
+            Ok(datafusion::arrow::util::pretty::pretty_format_batches(batches)?.to_string())
+        }
         OutputFormat::Csv => {
             let mut buf = Vec::new();
             {
-                let mut w = datafusion::arrow::csv::WriterBuilder::new().with_header(true).build(&mut buf);
+                let mut w = datafusion::arrow::csv::WriterBuilder::new()
+                    .with_header(true)
+                    .build(&mut buf);
                 for b in batches {
                     w.write(b)?;
                 }

@@ -14,27 +14,51 @@ const T0: i64 = 1_334_006_546_000_000;
 
 #[test]
 fn fit_activity_records_match_fitdecode() {
-    let a = decode(ActivityFormat::Fit, "Activity.fit", &read("fitparse__Activity.fit")).unwrap();
+    let a = decode(
+        ActivityFormat::Fit,
+        "Activity.fit",
+        &read("fitparse__Activity.fit"),
+    )
+    .unwrap();
     assert_eq!(a.records.len(), 14);
     let b = a.to_batch(Table::Records).unwrap();
-    let ts = b.column_by_name("timestamp").unwrap().as_primitive::<TimestampMicrosecondType>();
+    let ts = b
+        .column_by_name("timestamp")
+        .unwrap()
+        .as_primitive::<TimestampMicrosecondType>();
     assert_eq!(ts.value(0), T0);
     assert_eq!(ts.value(1), T0 + 1_000_000);
-    let lat = b.column_by_name("position_lat").unwrap().as_primitive::<Float64Type>();
-    let lon = b.column_by_name("position_long").unwrap().as_primitive::<Float64Type>();
+    let lat = b
+        .column_by_name("position_lat")
+        .unwrap()
+        .as_primitive::<Float64Type>();
+    let lon = b
+        .column_by_name("position_long")
+        .unwrap()
+        .as_primitive::<Float64Type>();
     // fitdecode: position_lat 495280430, position_long -872696681 semicircles
     assert!((lat.value(0) - 495_280_430.0 * DEGREES_PER_SEMICIRCLE).abs() < 1e-12);
     assert!((lon.value(0) - -872_696_681.0 * DEGREES_PER_SEMICIRCLE).abs() < 1e-12);
     assert!((lat.value(0) - 41.513926).abs() < 1e-5, "{}", lat.value(0));
-    let dist = b.column_by_name("distance_m").unwrap().as_primitive::<Float64Type>();
+    let dist = b
+        .column_by_name("distance_m")
+        .unwrap()
+        .as_primitive::<Float64Type>();
     assert!((dist.value(0) - 0.02).abs() < 1e-9);
-    let alt = b.column_by_name("altitude_m").unwrap().as_primitive::<Float64Type>();
+    let alt = b
+        .column_by_name("altitude_m")
+        .unwrap()
+        .as_primitive::<Float64Type>();
     assert!((alt.value(0) - 278.2).abs() < 1e-9);
     // no heart rate in this file
     assert_eq!(b.column_by_name("heart_rate_bpm").unwrap().null_count(), 14);
     // timestamps are UTC microseconds
     assert_eq!(
-        b.schema().field_with_name("timestamp").unwrap().data_type().to_string(),
+        b.schema()
+            .field_with_name("timestamp")
+            .unwrap()
+            .data_type()
+            .to_string(),
         "Timestamp(µs, \"UTC\")"
     );
     let s = &a.sessions[0];
@@ -49,7 +73,12 @@ fn fit_activity_records_match_fitdecode() {
 
 #[test]
 fn fit_user_profile_and_session_match_fitdecode() {
-    let a = decode(ActivityFormat::Fit, "f5.fit", &read("fitparse__garmin-fenix-5-run.fit")).unwrap();
+    let a = decode(
+        ActivityFormat::Fit,
+        "f5.fit",
+        &read("fitparse__garmin-fenix-5-run.fit"),
+    )
+    .unwrap();
     assert_eq!(a.records.len(), 21);
     let r0 = &a.records[0];
     assert_eq!(r0.heart_rate_bpm, Some(61));
@@ -72,21 +101,43 @@ fn fit_user_profile_and_session_match_fitdecode() {
     assert_eq!(s.swc_long, Some(swc_long));
     let batch = a.to_batch(Table::Activities).unwrap();
     assert_eq!(batch.num_rows(), 1);
-    let w = batch.column_by_name("user_weight_kg").unwrap().as_any().downcast_ref::<Float64Array>().unwrap();
+    let w = batch
+        .column_by_name("user_weight_kg")
+        .unwrap()
+        .as_any()
+        .downcast_ref::<Float64Array>()
+        .unwrap();
     assert_eq!(w.value(0), 68.0);
 }
 
 #[test]
 fn truncated_fit_is_an_error_with_offset() {
-    let e = decode(ActivityFormat::Fit, "eof.fit", &read("fitparse__activity-unexpected-eof.fit")).unwrap_err();
-    let DecodeError::Fit { offset, reason } = &e else { panic!("{e:?}") };
+    let e = decode(
+        ActivityFormat::Fit,
+        "eof.fit",
+        &read("fitparse__activity-unexpected-eof.fit"),
+    )
+    .unwrap_err();
+    let DecodeError::Fit { offset, reason } = &e else {
+        panic!("{e:?}")
+    };
     assert!(*offset > 700, "{e}");
-    assert!(reason.contains("truncated") || reason.contains("end of file"), "{e}");
+    assert!(
+        reason.contains("truncated") || reason.contains("end of file"),
+        "{e}"
+    );
     // garbage and empty input are errors, never panics
     assert!(decode(ActivityFormat::Fit, "x", b"").is_err());
     assert!(decode(ActivityFormat::Fit, "x", &[0u8; 100]).is_err());
     assert!(decode(ActivityFormat::Tcx, "x", b"<not-tcx/>").is_err());
-    assert!(decode(ActivityFormat::Tcx, "x", b"<TrainingCenterDatabase><Activities>").is_err());
+    assert!(
+        decode(
+            ActivityFormat::Tcx,
+            "x",
+            b"<TrainingCenterDatabase><Activities>"
+        )
+        .is_err()
+    );
 }
 
 #[test]
@@ -99,14 +150,22 @@ fn every_prefix_of_a_fit_file_decodes_or_errors_without_panic() {
 
 #[test]
 fn tcx_values_match_the_document() {
-    let a = decode(ActivityFormat::Tcx, "sup.tcx", &read("tcxparser__sup_activity_1.tcx")).unwrap();
+    let a = decode(
+        ActivityFormat::Tcx,
+        "sup.tcx",
+        &read("tcxparser__sup_activity_1.tcx"),
+    )
+    .unwrap();
     // counted in the file: 111 <Trackpoint>, 2 <Lap>
     assert_eq!(a.records.len(), 111);
     assert_eq!(a.laps.len(), 2);
     assert_eq!(a.sessions.len(), 1);
     assert_eq!(a.sessions[0].sport.as_deref(), Some("Other"));
     let b = a.to_batch(Table::Records).unwrap();
-    let hr = b.column_by_name("heart_rate_bpm").unwrap().as_primitive::<Int16Type>();
+    let hr = b
+        .column_by_name("heart_rate_bpm")
+        .unwrap()
+        .as_primitive::<Int16Type>();
     assert_eq!(hr.null_count(), 0);
     let text = String::from_utf8(read("tcxparser__sup_activity_1.tcx")).unwrap();
     // first trackpoint's values, read from the text
@@ -120,13 +179,22 @@ fn tcx_values_match_the_document() {
     assert_eq!(a.records[0].position_long, Some(grab("LongitudeDegrees")));
     assert_eq!(a.records[0].distance_m, Some(grab("DistanceMeters")));
     assert_eq!(a.records[0].speed_m_s, Some(grab("ns3:Speed")));
-    assert_eq!(a.records[0].altitude_m, None, "no AltitudeMeters in the first trackpoint");
+    assert_eq!(
+        a.records[0].altitude_m, None,
+        "no AltitudeMeters in the first trackpoint"
+    );
     assert_eq!(a.records[0].timestamp_us, Some(1_657_987_705_000_000)); // 2022-07-16T16:08:25Z
     assert_eq!(a.records[0].heart_rate_bpm, Some(grab("Value") as i16));
-    assert!(a.info.serial_number.is_some(), "Creator/UnitId is the serial number");
+    assert!(
+        a.info.serial_number.is_some(),
+        "Creator/UnitId is the serial number"
+    );
     let s = &a.sessions[0];
     assert!(s.nec_lat.unwrap() >= s.swc_lat.unwrap());
-    assert_eq!(s.total_distance_m, Some(a.laps.iter().filter_map(|l| l.total_distance_m).sum()));
+    assert_eq!(
+        s.total_distance_m,
+        Some(a.laps.iter().filter_map(|l| l.total_distance_m).sum())
+    );
 }
 
 #[test]

@@ -8,11 +8,17 @@ fn err(text: &str) -> PolicyError {
 
 #[test]
 fn unknown_rule_names_line_and_key() {
-    let e = err("[tables.records]\nkeep = [\"timestamp\"]\n\n[[tables.records.rules]]\nrule = \"blur\"\ncolumns = [\"timestamp\"]\n");
+    let e = err(
+        "[tables.records]\nkeep = [\"timestamp\"]\n\n[[tables.records.rules]]\nrule = \"blur\"\ncolumns = [\"timestamp\"]\n",
+    );
     assert_eq!(e.line, Some(5), "{e}");
     assert_eq!(e.key.as_deref(), Some("tables.records.rules[0].rule"));
     assert!(e.message.contains("unknown rule 'blur'"), "{e}");
-    assert!(e.to_string().starts_with("p.toml:5:8: tables.records.rules[0].rule: "), "{e}");
+    assert!(
+        e.to_string()
+            .starts_with("p.toml:5:8: tables.records.rules[0].rule: "),
+        "{e}"
+    );
 }
 
 #[test]
@@ -20,19 +26,26 @@ fn unknown_column_in_keep() {
     let e = err("[tables.records]\nkeep = [\"timestamp\", \"heartrate\"]\n");
     assert_eq!((e.line, e.column), (Some(2), Some(22)), "{e}");
     assert!(e.message.contains("unknown column 'heartrate'"), "{e}");
-    assert!(e.message.contains("heart_rate_bpm"), "lists valid columns: {e}");
+    assert!(
+        e.message.contains("heart_rate_bpm"),
+        "lists valid columns: {e}"
+    );
 }
 
 #[test]
 fn unknown_parameter_is_rejected_by_the_parser() {
-    let e = err("[tables.records]\nkeep = [\"timestamp\"]\n[[tables.records.rules]]\nrule = \"truncate_time\"\ncolumns = [\"timestamp\"]\nunit = \"hour\"\nunits = \"day\"\n");
+    let e = err(
+        "[tables.records]\nkeep = [\"timestamp\"]\n[[tables.records.rules]]\nrule = \"truncate_time\"\ncolumns = [\"timestamp\"]\nunit = \"hour\"\nunits = \"day\"\n",
+    );
     assert_eq!(e.line, Some(7), "{e}");
     assert!(e.message.contains("unknown field `units`"), "{e}");
 }
 
 #[test]
 fn parameter_of_another_rule_is_rejected() {
-    let e = err("[tables.records]\nkeep = [\"timestamp\"]\n[[tables.records.rules]]\nrule = \"truncate_time\"\ncolumns = [\"timestamp\"]\nunit = \"hour\"\ngrid_m = 5\n");
+    let e = err(
+        "[tables.records]\nkeep = [\"timestamp\"]\n[[tables.records.rules]]\nrule = \"truncate_time\"\ncolumns = [\"timestamp\"]\nunit = \"hour\"\ngrid_m = 5\n",
+    );
     assert_eq!(e.line, Some(7), "{e}");
     assert_eq!(e.key.as_deref(), Some("tables.records.rules[0].grid_m"));
 }
@@ -40,15 +53,25 @@ fn parameter_of_another_rule_is_rejected() {
 #[test]
 fn bad_values_are_rejected() {
     let base = "[tables.records]\nkeep = [\"timestamp\", \"position_lat\", \"position_long\", \"heart_rate_bpm\"]\n[[tables.records.rules]]\n";
-    let e = err(&format!("{base}rule = \"generalize_coordinates\"\ngrid_m = 0\n"));
+    let e = err(&format!(
+        "{base}rule = \"generalize_coordinates\"\ngrid_m = 0\n"
+    ));
     assert!(e.message.contains("grid_m must be > 0"), "{e}");
-    let e = err(&format!("{base}rule = \"truncate_time\"\ncolumns = [\"timestamp\"]\nunit = \"week\"\n"));
+    let e = err(&format!(
+        "{base}rule = \"truncate_time\"\ncolumns = [\"timestamp\"]\nunit = \"week\"\n"
+    ));
     assert!(e.message.contains("unknown unit 'week'"), "{e}");
-    let e = err(&format!("{base}rule = \"truncate_time\"\ncolumns = [\"heart_rate_bpm\"]\nunit = \"hour\"\n"));
+    let e = err(&format!(
+        "{base}rule = \"truncate_time\"\ncolumns = [\"heart_rate_bpm\"]\nunit = \"hour\"\n"
+    ));
     assert!(e.message.contains("needs a timestamp"), "{e}");
-    let e = err(&format!("{base}rule = \"generalize_number\"\ncolumns = [\"heart_rate_bpm\"]\nedges = [100, 90]\n"));
+    let e = err(&format!(
+        "{base}rule = \"generalize_number\"\ncolumns = [\"heart_rate_bpm\"]\nedges = [100, 90]\n"
+    ));
     assert!(e.message.contains("strictly increasing"), "{e}");
-    let e = err(&format!("{base}rule = \"pseudonymize\"\ncolumns = [\"distance_m\"]\n"));
+    let e = err(&format!(
+        "{base}rule = \"pseudonymize\"\ncolumns = [\"distance_m\"]\n"
+    ));
     assert!(e.message.contains("not in keep"), "{e}");
     let e = err("[tables.tracks]\nkeep = [\"x\"]\n");
     assert!(e.message.contains("unknown table 'tracks'"), "{e}");
@@ -56,7 +79,9 @@ fn bad_values_are_rejected() {
     assert_eq!(e.key.as_deref(), Some("version"));
     let e = err("");
     assert!(e.message.contains("writes no table"), "{e}");
-    let e = err("[tables.records]\nkeep = [\"timestamp\"]\n[[tables.records.rules]]\nrule = \"truncate_time\"\ncolumns = [\"timestamp\"]\nunit = \"hour\"\n[[tables.records.rules]]\nrule = \"truncate_time\"\ncolumns = [\"timestamp\"]\nunit = \"day\"\n");
+    let e = err(
+        "[tables.records]\nkeep = [\"timestamp\"]\n[[tables.records.rules]]\nrule = \"truncate_time\"\ncolumns = [\"timestamp\"]\nunit = \"hour\"\n[[tables.records.rules]]\nrule = \"truncate_time\"\ncolumns = [\"timestamp\"]\nunit = \"day\"\n",
+    );
     assert!(e.message.contains("already transformed"), "{e}");
     let e = err("[key]\nenv = \"A\"\nfile = \"b\"\n[tables.records]\nkeep = [\"timestamp\"]\n");
     assert_eq!(e.key.as_deref(), Some("key.file"));
@@ -107,6 +132,10 @@ edges = [18, 30.5]
 
 #[test]
 fn the_example_policy_is_valid() {
-    let p = Policy::from_file(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/research.toml")).unwrap();
+    let p = Policy::from_file(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/research.toml"
+    ))
+    .unwrap();
     assert_eq!(p.tables.len(), 3);
 }

@@ -79,8 +79,16 @@ async fn run_writes_minimized_parquet_and_quarantines_corrupt_files() {
     assert_eq!(s.files_found, 4);
     assert_eq!(s.files_decoded, 3);
     assert_eq!(s.rejected.len(), 1);
-    assert!(s.rejected[0].file.ends_with("fitparse__activity-unexpected-eof.fit"));
-    assert!(s.rejected[0].reason.contains("FIT"), "{}", s.rejected[0].reason);
+    assert!(
+        s.rejected[0]
+            .file
+            .ends_with("fitparse__activity-unexpected-eof.fit")
+    );
+    assert!(
+        s.rejected[0].reason.contains("FIT"),
+        "{}",
+        s.rejected[0].reason
+    );
     let rej = std::fs::read_to_string(out.join("_rejected/rejected.jsonl")).unwrap();
     assert!(rej.contains("activity-unexpected-eof"));
     assert!(out.join("_SUCCESS").exists());
@@ -91,15 +99,34 @@ async fn run_writes_minimized_parquet_and_quarantines_corrupt_files() {
     assert_eq!(rows, 14 + 21 + 111);
     let schema = batches[0].schema();
     let names: Vec<_> = schema.fields().iter().map(|f| f.name().as_str()).collect();
-    assert_eq!(names, ["activity_id", "timestamp", "position_lat", "position_long", "heart_rate_bpm"]);
+    assert_eq!(
+        names,
+        [
+            "activity_id",
+            "timestamp",
+            "position_lat",
+            "position_long",
+            "heart_rate_bpm"
+        ]
+    );
     let kv: std::collections::HashMap<_, _> = kv.into_iter().collect();
     assert_eq!(kv["datamin.key_id"], "test");
     assert_eq!(kv["datamin.table"], "records");
-    assert!(kv["datamin.policy.rules"].contains("\"grid_m\":1000.0"), "{}", kv["datamin.policy.rules"]);
-    assert!(!kv.values().any(|v| v.contains("run-test-key")), "the key never reaches the output");
+    assert!(
+        kv["datamin.policy.rules"].contains("\"grid_m\":1000.0"),
+        "{}",
+        kv["datamin.policy.rules"]
+    );
+    assert!(
+        !kv.values().any(|v| v.contains("run-test-key")),
+        "the key never reaches the output"
+    );
 
     let (acts, _) = read_parquet(&out.join("activities/part-00000.parquet"));
-    let w = acts[0].column_by_name("user_weight_kg").unwrap().as_string::<i32>();
+    let w = acts[0]
+        .column_by_name("user_weight_kg")
+        .unwrap()
+        .as_string::<i32>();
     // fenix 5 user weighs 68.0 kg (fitdecode) -> band [60, 70)
     assert!(w.iter().any(|v| v == Some("[60, 70)")));
 
@@ -149,12 +176,18 @@ async fn create_external_table_stored_as_fit_and_tcx() {
     let hr = res[3][0].column(1).as_primitive::<Int64Type>().value(0);
     assert_eq!((n, hr), (14 + 21, 21));
     assert_eq!(res[4][0].column(0).as_primitive::<Int64Type>().value(0), 2);
-    assert_eq!(res[5][0].column(0).as_primitive::<Int64Type>().value(0), 111);
+    assert_eq!(
+        res[5][0].column(0).as_primitive::<Int64Type>().value(0),
+        111
+    );
 
     // a corrupt file fails the query by default, naming the file
     let e = datamin::sql::run_script(
         &ctx,
-        &format!("CREATE EXTERNAL TABLE bad STORED AS FIT LOCATION '{}/'; SELECT count(*) FROM bad;", dir.display()),
+        &format!(
+            "CREATE EXTERNAL TABLE bad STORED AS FIT LOCATION '{}/'; SELECT count(*) FROM bad;",
+            dir.display()
+        ),
     )
     .await
     .unwrap_err();
@@ -162,7 +195,10 @@ async fn create_external_table_stored_as_fit_and_tcx() {
 
     let e = datamin::sql::run_script(
         &ctx,
-        &format!("CREATE EXTERNAL TABLE x STORED AS FIT LOCATION '{}/' OPTIONS ('msg' 'record');", dir.display()),
+        &format!(
+            "CREATE EXTERNAL TABLE x STORED AS FIT LOCATION '{}/' OPTIONS ('msg' 'record');",
+            dir.display()
+        ),
     )
     .await
     .unwrap_err();

@@ -54,7 +54,12 @@ impl AsyncDB for Db {
         let opts = FormatOptions::default().with_null("NULL");
         for b in &batches {
             if types.is_empty() {
-                types = b.schema().fields().iter().map(|f| col_type(f.data_type())).collect();
+                types = b
+                    .schema()
+                    .fields()
+                    .iter()
+                    .map(|f| col_type(f.data_type()))
+                    .collect();
             }
             let fmts: Vec<ArrayFormatter> = b
                 .columns()
@@ -70,7 +75,11 @@ impl AsyncDB for Db {
                                 "NULL".to_string()
                             } else {
                                 let s = f.value(i).to_string();
-                                if s.is_empty() { "(empty)".to_string() } else { s }
+                                if s.is_empty() {
+                                    "(empty)".to_string()
+                                } else {
+                                    s
+                                }
                             }
                         })
                         .collect(),
@@ -98,7 +107,11 @@ fn main() {
         .expect("sql/ exists")
         .map(|e| e.expect("dir entry").path())
         .filter(|p| p.extension().is_some_and(|e| e == "slt"))
-        .filter(|p| filter.as_ref().is_none_or(|f| p.to_string_lossy().contains(f.as_str())))
+        .filter(|p| {
+            filter
+                .as_ref()
+                .is_none_or(|f| p.to_string_lossy().contains(f.as_str()))
+        })
         .collect();
     files.sort();
     std::env::set_current_dir(env!("CARGO_MANIFEST_DIR")).expect("chdir");
@@ -109,7 +122,9 @@ fn main() {
             let mut runner = sqllogictest::Runner::new(|| async {
                 let key = PseudonymKey::new("slt", b"datamin-slt-test-key-0123456789".to_vec())
                     .expect("valid key");
-                Ok(Db { ctx: session_context(Some(key), 2) })
+                Ok(Db {
+                    ctx: session_context(Some(key), 2),
+                })
             });
             runner.with_column_validator(|_, _| true);
             runner.run_file_async(f).await

@@ -38,7 +38,10 @@ pub fn decode_into(data: &[u8], out: &mut Activity) -> Result<(), DecodeError> {
     if data.len() < 12 {
         return Err(DecodeError::Fit {
             offset: 0,
-            reason: format!("file is {} bytes, shorter than a FIT header (12)", data.len()),
+            reason: format!(
+                "file is {} bytes, shorter than a FIT header (12)",
+                data.len()
+            ),
         });
     }
     while !buf.is_empty() {
@@ -235,7 +238,9 @@ impl CompressedSpeedDistance {
         let b: Vec<u32> = bytes
             .iter()
             .map(|x| match x {
-                Value::Byte(b) | Value::UInt8(b) | Value::UInt8z(b) | Value::Enum(b) => Some(*b as u32),
+                Value::Byte(b) | Value::UInt8(b) | Value::UInt8z(b) | Value::Enum(b) => {
+                    Some(*b as u32)
+                }
                 _ => None,
             })
             .collect::<Option<_>>()?;

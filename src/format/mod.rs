@@ -117,7 +117,10 @@ pub fn decode(
                 .map(|s| s.to_string())
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "unknown panic".into());
-            return Err(DecodeError::Panic { format: format.name(), message: msg });
+            return Err(DecodeError::Panic {
+                format: format.name(),
+                message: msg,
+            });
         }
     }
     Ok(a)

@@ -211,7 +211,11 @@ impl TableProviderFactory for ActivityTableFactory {
                     on_error = match v.to_ascii_lowercase().as_str() {
                         "fail" => OnError::Fail,
                         "skip" => OnError::Skip,
-                        o => return plan_err!("option 'on_error' must be 'fail' or 'skip', got '{o}'"),
+                        o => {
+                            return plan_err!(
+                                "option 'on_error' must be 'fail' or 'skip', got '{o}'"
+                            );
+                        }
                     }
                 }
                 other => {
@@ -229,8 +233,16 @@ impl TableProviderFactory for ActivityTableFactory {
             );
         }
         let [location] = cmd.locations.as_slice() else {
-            return plan_err!("STORED AS {} takes exactly one LOCATION", self.format.name().to_uppercase());
+            return plan_err!(
+                "STORED AS {} takes exactly one LOCATION",
+                self.format.name().to_uppercase()
+            );
         };
-        Ok(Arc::new(ActivityTable::try_new(location, table, vec![self.format], on_error)?))
+        Ok(Arc::new(ActivityTable::try_new(
+            location,
+            table,
+            vec![self.format],
+            on_error,
+        )?))
     }
 }

@@ -187,7 +187,9 @@ impl Activity {
                 vec![
                     strs(r.len(), &self.activity_id),
                     strs(r.len(), &self.source_file),
-                    Arc::new(Int32Array::from_iter_values(r.iter().map(|x| x.message_index))),
+                    Arc::new(Int32Array::from_iter_values(
+                        r.iter().map(|x| x.message_index),
+                    )),
                     col!(StringArray, r, sport),
                     col!(StringArray, r, sub_sport),
                     ts(r.iter().map(|x| x.start_time_us)),

@@ -55,10 +55,12 @@ pub fn decode_into(data: &[u8], out: &mut Activity) -> Result<(), DecodeError> {
 
     loop {
         let pos = reader.buffer_position();
-        let ev = reader.read_event_into(&mut buf).map_err(|e| DecodeError::Tcx {
-            offset: pos as usize,
-            reason: e.to_string(),
-        })?;
+        let ev = reader
+            .read_event_into(&mut buf)
+            .map_err(|e| DecodeError::Tcx {
+                offset: pos as usize,
+                reason: e.to_string(),
+            })?;
         match ev {
             Event::Start(e) => {
                 let name = e.local_name().as_ref().to_vec();
@@ -139,12 +141,10 @@ pub fn decode_into(data: &[u8], out: &mut Activity) -> Result<(), DecodeError> {
                 path.pop();
             }
             Event::Text(t) => {
-                let text = t
-                    .xml_content()
-                    .map_err(|e| DecodeError::Tcx {
-                        offset: pos as usize,
-                        reason: e.to_string(),
-                    })?;
+                let text = t.xml_content().map_err(|e| DecodeError::Tcx {
+                    offset: pos as usize,
+                    reason: e.to_string(),
+                })?;
                 on_text(&path, text.trim(), &mut tp, &mut lap, out, &mut version);
             }
             Event::Eof => break,
@@ -187,8 +187,13 @@ fn sum(it: impl Iterator<Item = Option<f64>>) -> Option<f64> {
 /// Fills the values TCX does not state for a lap/session from its trackpoints: end time,
 /// start/end position, elapsed time and (for sessions) the bounding box.
 fn finish_from_points(s: &mut SummaryRow, pts: &[RecordRow], bbox: bool) {
-    let first_pos = pts.iter().find(|p| p.position_lat.is_some() && p.position_long.is_some());
-    let last_pos = pts.iter().rev().find(|p| p.position_lat.is_some() && p.position_long.is_some());
+    let first_pos = pts
+        .iter()
+        .find(|p| p.position_lat.is_some() && p.position_long.is_some());
+    let last_pos = pts
+        .iter()
+        .rev()
+        .find(|p| p.position_lat.is_some() && p.position_long.is_some());
     if let Some(p) = first_pos {
         s.start_position_lat = p.position_lat;
         s.start_position_long = p.position_long;

@@ -32,7 +32,11 @@ pub fn literal(s: &str) -> String {
 /// Formats an f64 so that SQL reads it back as a Float64 literal.
 fn float(v: f64) -> String {
     let s = format!("{v:?}");
-    if s.contains('.') || s.contains('e') { s } else { format!("{s}.0") }
+    if s.contains('.') || s.contains('e') {
+        s
+    } else {
+        format!("{s}.0")
+    }
 }
 
 fn expr_for(t: &TablePolicy, col: &str) -> String {
@@ -58,7 +62,11 @@ fn expr_for(t: &TablePolicy, col: &str) -> String {
             }
             RuleKind::GeneralizeNumber { columns, edges } if columns.iter().any(|c| c == col) => {
                 let e: Vec<String> = edges.iter().map(|v| float(*v)).collect();
-                return format!("generalize_number({}, make_array({}))", ident(col), e.join(", "));
+                return format!(
+                    "generalize_number({}, make_array({}))",
+                    ident(col),
+                    e.join(", ")
+                );
             }
             _ => {}
         }
@@ -84,7 +92,11 @@ impl Policy {
                     name = t.table.name()
                 );
                 let sql = format!("CREATE VIEW {VIEW_SCHEMA}.{} AS\n{select}", t.table.name());
-                CompiledView { table: t.table, select, sql }
+                CompiledView {
+                    table: t.table,
+                    select,
+                    sql,
+                }
             })
             .collect()
     }

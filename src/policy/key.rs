@@ -23,7 +23,9 @@ pub struct KeyConfig {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum KeyError {
     /// The environment variable is not set.
-    #[error("the policy pseudonymizes data but the environment variable {0} is not set; set it to a secret of at least 16 bytes (e.g. `export {0}=$(head -c 32 /dev/urandom | base64)`) or pass --key-file")]
+    #[error(
+        "the policy pseudonymizes data but the environment variable {0} is not set; set it to a secret of at least 16 bytes (e.g. `export {0}=$(head -c 32 /dev/urandom | base64)`) or pass --key-file"
+    )]
     EnvMissing(String),
     /// The key file cannot be read.
     #[error("cannot read key file {path}: {reason}")]
@@ -62,7 +64,10 @@ pub fn load_key(cfg: &KeyConfig, override_file: Option<&str>) -> Result<Pseudony
     } else {
         let var = cfg.env.as_deref().unwrap_or(DEFAULT_KEY_ENV);
         let v = std::env::var_os(var).ok_or_else(|| KeyError::EnvMissing(var.to_string()))?;
-        (v.into_encoded_bytes(), format!("environment variable {var}"))
+        (
+            v.into_encoded_bytes(),
+            format!("environment variable {var}"),
+        )
     };
     let id = cfg.id.clone().unwrap_or_else(|| {
         let mut h = Sha256::new();
@@ -70,5 +75,8 @@ pub fn load_key(cfg: &KeyConfig, override_file: Option<&str>) -> Result<Pseudony
         h.update(&bytes);
         format!("sha256:{}", &hex::encode(h.finalize())[..16])
     });
-    PseudonymKey::new(id, bytes).map_err(|reason| KeyError::Invalid { source_name, reason })
+    PseudonymKey::new(id, bytes).map_err(|reason| KeyError::Invalid {
+        source_name,
+        reason,
+    })
 }

@@ -192,7 +192,12 @@ struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    fn err(&self, span: Option<std::ops::Range<usize>>, key: &str, msg: impl Into<String>) -> PolicyError {
+    fn err(
+        &self,
+        span: Option<std::ops::Range<usize>>,
+        key: &str,
+        msg: impl Into<String>,
+    ) -> PolicyError {
         let (line, column) = match span {
             Some(s) => {
                 let (l, c) = line_col(self.text, s.start);
@@ -250,13 +255,24 @@ impl Policy {
         if let Some(v) = &raw.version
             && *v.get_ref() != 1
         {
-            return Err(cx.err(Some(v.span()), "version", format!("unsupported policy version {}; this datamin reads version 1", v.get_ref())));
+            return Err(cx.err(
+                Some(v.span()),
+                "version",
+                format!(
+                    "unsupported policy version {}; this datamin reads version 1",
+                    v.get_ref()
+                ),
+            ));
         }
         let key = match raw.key {
             None => KeyConfig::default(),
             Some(k) => {
                 if let (Some(_), Some(f)) = (&k.env, &k.file) {
-                    return Err(cx.err(Some(f.span()), "key.file", "give either key.env or key.file, not both"));
+                    return Err(cx.err(
+                        Some(f.span()),
+                        "key.file",
+                        "give either key.env or key.file, not both",
+                    ));
                 }
                 if let Some(id) = &k.id
                     && id.get_ref().trim().is_empty()
@@ -287,23 +303,45 @@ impl Policy {
             let tspan = t.span();
             let t = t.into_inner();
             let Some(keep) = t.keep else {
-                return Err(cx.err(Some(tspan), &format!("{tkey}.keep"), "missing 'keep': list the columns to write (everything else is dropped)"));
+                return Err(cx.err(
+                    Some(tspan),
+                    &format!("{tkey}.keep"),
+                    "missing 'keep': list the columns to write (everything else is dropped)",
+                ));
             };
             if keep.get_ref().is_empty() {
-                return Err(cx.err(Some(keep.span()), &format!("{tkey}.keep"), "'keep' is empty; remove the table to write nothing"));
+                return Err(cx.err(
+                    Some(keep.span()),
+                    &format!("{tkey}.keep"),
+                    "'keep' is empty; remove the table to write nothing",
+                ));
             }
             let mut kept = Vec::new();
             let mut seen = BTreeSet::new();
             for c in keep.into_inner() {
                 let col = c.get_ref();
                 if column_type(table, col).is_none() {
-                    return Err(cx.err(Some(c.span()), &format!("{tkey}.keep"), format!(
-                        "unknown column '{col}' in table {table}; columns: {}",
-                        table.schema().fields().iter().map(|f| f.name().as_str()).collect::<Vec<_>>().join(", ")
-                    )));
+                    return Err(cx.err(
+                        Some(c.span()),
+                        &format!("{tkey}.keep"),
+                        format!(
+                            "unknown column '{col}' in table {table}; columns: {}",
+                            table
+                                .schema()
+                                .fields()
+                                .iter()
+                                .map(|f| f.name().as_str())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                    ));
                 }
                 if !seen.insert(col.clone()) {
-                    return Err(cx.err(Some(c.span()), &format!("{tkey}.keep"), format!("column '{col}' is listed twice")));
+                    return Err(cx.err(
+                        Some(c.span()),
+                        &format!("{tkey}.keep"),
+                        format!("column '{col}' is listed twice"),
+                    ));
                 }
                 kept.push(col.clone());
             }
@@ -323,11 +361,19 @@ impl Policy {
                 }
                 rules.push(rule);
             }
-            tables.push(TablePolicy { table, keep: kept, rules });
+            tables.push(TablePolicy {
+                table,
+                keep: kept,
+                rules,
+            });
         }
         tables.sort_by_key(|t| t.table);
         if tables.is_empty() {
-            return Err(cx.err(None, "tables", "the policy writes no table; add e.g. [tables.records] with keep = [...]"));
+            return Err(cx.err(
+                None,
+                "tables",
+                "the policy writes no table; add e.g. [tables.records] with keep = [...]",
+            ));
         }
         Ok(Policy {
             source: file.to_string(),
@@ -346,9 +392,12 @@ impl Policy {
 
     /// Enabled rules with their table.
     pub fn enabled_rules(&self) -> impl Iterator<Item = (Table, &Rule)> {
-        self.tables
-            .iter()
-            .flat_map(|t| t.rules.iter().filter(|r| r.enabled).map(move |r| (t.table, r)))
+        self.tables.iter().flat_map(|t| {
+            t.rules
+                .iter()
+                .filter(|r| r.enabled)
+                .map(move |r| (t.table, r))
+        })
     }
 
     /// The policy of `table`, if it is written.
@@ -373,9 +422,14 @@ fn validate_rule(
         "truncate_time" => &["columns", "unit"],
         "generalize_number" => &["columns", "edges"],
         other => {
-            return Err(cx.err(Some(rule_span), &format!("{rkey}.rule"), format!(
-                "unknown rule '{other}'; expected one of {}", RULES.join(", ")
-            )));
+            return Err(cx.err(
+                Some(rule_span),
+                &format!("{rkey}.rule"),
+                format!(
+                    "unknown rule '{other}'; expected one of {}",
+                    RULES.join(", ")
+                ),
+            ));
         }
     };
     let present: [(&str, Option<std::ops::Range<usize>>); 7] = [
@@ -389,92 +443,157 @@ fn validate_rule(
     ];
     for (p, span) in &present {
         if span.is_some() && !allowed.contains(p) {
-            return Err(cx.err(span.clone(), &format!("{rkey}.{p}"), format!(
-                "rule '{name}' has no parameter '{p}'; its parameters: {}", allowed.join(", ")
-            )));
+            return Err(cx.err(
+                span.clone(),
+                &format!("{rkey}.{p}"),
+                format!(
+                    "rule '{name}' has no parameter '{p}'; its parameters: {}",
+                    allowed.join(", ")
+                ),
+            ));
         }
     }
-    let check_col = |c: &Spanned<String>, key: &str, want: &dyn Fn(&DataType) -> bool, what: &str| -> Result<String, PolicyError> {
+    let check_col = |c: &Spanned<String>,
+                     key: &str,
+                     want: &dyn Fn(&DataType) -> bool,
+                     what: &str|
+     -> Result<String, PolicyError> {
         let col = c.get_ref();
         let Some(t) = column_type(table, col) else {
-            return Err(cx.err(Some(c.span()), key, format!("unknown column '{col}' in table {table}")));
+            return Err(cx.err(
+                Some(c.span()),
+                key,
+                format!("unknown column '{col}' in table {table}"),
+            ));
         };
         if !kept.contains(col) {
-            return Err(cx.err(Some(c.span()), key, format!("column '{col}' is not in keep; a rule can only transform a kept column")));
+            return Err(cx.err(
+                Some(c.span()),
+                key,
+                format!("column '{col}' is not in keep; a rule can only transform a kept column"),
+            ));
         }
         if !want(&t) {
-            return Err(cx.err(Some(c.span()), key, format!("column '{col}' is {t}; rule '{name}' needs {what}")));
+            return Err(cx.err(
+                Some(c.span()),
+                key,
+                format!("column '{col}' is {t}; rule '{name}' needs {what}"),
+            ));
         }
         Ok(col.clone())
     };
-    let columns = |want: &dyn Fn(&DataType) -> bool, what: &str| -> Result<Vec<String>, PolicyError> {
-        let key = format!("{rkey}.columns");
-        let Some(cols) = &r.columns else {
-            return Err(cx.err(Some(rule_span.clone()), &key, format!("rule '{name}' needs 'columns'")));
+    let columns =
+        |want: &dyn Fn(&DataType) -> bool, what: &str| -> Result<Vec<String>, PolicyError> {
+            let key = format!("{rkey}.columns");
+            let Some(cols) = &r.columns else {
+                return Err(cx.err(
+                    Some(rule_span.clone()),
+                    &key,
+                    format!("rule '{name}' needs 'columns'"),
+                ));
+            };
+            if cols.get_ref().is_empty() {
+                return Err(cx.err(Some(cols.span()), &key, "'columns' is empty"));
+            }
+            cols.get_ref()
+                .iter()
+                .map(|c| check_col(c, &key, want, what))
+                .collect()
         };
-        if cols.get_ref().is_empty() {
-            return Err(cx.err(Some(cols.span()), &key, "'columns' is empty"));
-        }
-        cols.get_ref().iter().map(|c| check_col(c, &key, want, what)).collect()
-    };
     let kind = match name {
         "pseudonymize" => RuleKind::Pseudonymize {
             columns: columns(&|_| true, "any type")?,
             purpose: match &r.purpose {
                 Some(p) if p.get_ref().trim().is_empty() => {
-                    return Err(cx.err(Some(p.span()), &format!("{rkey}.purpose"), "purpose must not be empty"));
+                    return Err(cx.err(
+                        Some(p.span()),
+                        &format!("{rkey}.purpose"),
+                        "purpose must not be empty",
+                    ));
                 }
                 p => p.as_ref().map(|p| p.get_ref().clone()),
             },
         },
         "generalize_coordinates" => {
             let is_f64 = |t: &DataType| *t == DataType::Float64;
-            let default_span = Some(rule_span.clone());
-            let lat = match &r.lat {
-                Some(c) => check_col(c, &format!("{rkey}.lat"), &is_f64, "degrees (Float64)")?,
-                None => {
-                    let c = Spanned::new(default_span.clone().unwrap(), "position_lat".to_string());
-                    check_col(&c, &format!("{rkey}.lat"), &is_f64, "degrees (Float64)")?
-                }
+            let coord = |given: &Option<Spanned<String>>, default: &str, p: &str| {
+                let c = given
+                    .clone()
+                    .unwrap_or_else(|| Spanned::new(rule_span.clone(), default.to_string()));
+                check_col(&c, &format!("{rkey}.{p}"), &is_f64, "degrees (Float64)")
             };
-            let long = match &r.long {
-                Some(c) => check_col(c, &format!("{rkey}.long"), &is_f64, "degrees (Float64)")?,
-                None => {
-                    let c = Spanned::new(default_span.unwrap(), "position_long".to_string());
-                    check_col(&c, &format!("{rkey}.long"), &is_f64, "degrees (Float64)")?
-                }
-            };
+            let lat = coord(&r.lat, "position_lat", "lat")?;
+            let long = coord(&r.long, "position_long", "long")?;
             let Some(g) = &r.grid_m else {
-                return Err(cx.err(Some(rule_span), &format!("{rkey}.grid_m"), "rule 'generalize_coordinates' needs 'grid_m' (cell size in metres)"));
+                return Err(cx.err(
+                    Some(rule_span),
+                    &format!("{rkey}.grid_m"),
+                    "rule 'generalize_coordinates' needs 'grid_m' (cell size in metres)",
+                ));
             };
             let grid_m = *g.get_ref();
             if !(grid_m.is_finite() && grid_m > 0.0 && grid_m <= 20_000_000.0) {
-                return Err(cx.err(Some(g.span()), &format!("{rkey}.grid_m"), format!("grid_m must be > 0 and at most 20000000 metres, got {grid_m}")));
+                return Err(cx.err(
+                    Some(g.span()),
+                    &format!("{rkey}.grid_m"),
+                    format!("grid_m must be > 0 and at most 20000000 metres, got {grid_m}"),
+                ));
             }
             RuleKind::GeneralizeCoordinates { lat, long, grid_m }
         }
         "truncate_time" => {
             let cols = columns(&|t| matches!(t, DataType::Timestamp(..)), "a timestamp")?;
             let Some(u) = &r.unit else {
-                return Err(cx.err(Some(rule_span), &format!("{rkey}.unit"), "rule 'truncate_time' needs 'unit' (second, minute, hour or day)"));
+                return Err(cx.err(
+                    Some(rule_span),
+                    &format!("{rkey}.unit"),
+                    "rule 'truncate_time' needs 'unit' (second, minute, hour or day)",
+                ));
             };
             if datamin_udfs::truncate_time::unit_micros(u.get_ref()).is_none() {
-                return Err(cx.err(Some(u.span()), &format!("{rkey}.unit"), format!("unknown unit '{}'; expected second, minute, hour or day", u.get_ref())));
+                return Err(cx.err(
+                    Some(u.span()),
+                    &format!("{rkey}.unit"),
+                    format!(
+                        "unknown unit '{}'; expected second, minute, hour or day",
+                        u.get_ref()
+                    ),
+                ));
             }
-            RuleKind::TruncateTime { columns: cols, unit: u.get_ref().clone() }
+            RuleKind::TruncateTime {
+                columns: cols,
+                unit: u.get_ref().clone(),
+            }
         }
         "generalize_number" => {
             let cols = columns(&|t| t.is_numeric(), "a number")?;
             let Some(e) = &r.edges else {
-                return Err(cx.err(Some(rule_span), &format!("{rkey}.edges"), "rule 'generalize_number' needs 'edges' (increasing band edges)"));
+                return Err(cx.err(
+                    Some(rule_span),
+                    &format!("{rkey}.edges"),
+                    "rule 'generalize_number' needs 'edges' (increasing band edges)",
+                ));
             };
             let edges = e.get_ref().clone();
-            if edges.is_empty() || edges.iter().any(|v| !v.is_finite()) || edges.windows(2).any(|w| w[0] >= w[1]) {
-                return Err(cx.err(Some(e.span()), &format!("{rkey}.edges"), "edges must be a non-empty list of strictly increasing numbers"));
+            if edges.is_empty()
+                || edges.iter().any(|v| !v.is_finite())
+                || edges.windows(2).any(|w| w[0] >= w[1])
+            {
+                return Err(cx.err(
+                    Some(e.span()),
+                    &format!("{rkey}.edges"),
+                    "edges must be a non-empty list of strictly increasing numbers",
+                ));
             }
-            RuleKind::GeneralizeNumber { columns: cols, edges }
+            RuleKind::GeneralizeNumber {
+                columns: cols,
+                edges,
+            }
         }
         _ => unreachable!("checked above"),
     };
-    Ok(Rule { enabled: r.enabled.unwrap_or(true), kind })
+    Ok(Rule {
+        enabled: r.enabled.unwrap_or(true),
+        kind,
+    })
 }

@@ -80,9 +80,7 @@ static DOC: LazyLock<Documentation> = LazyLock::new(|| {
          value.",
         "generalize_coordinates(lat, long, grid_m)",
     )
-    .with_sql_example(
-        "SELECT get_field(generalize_coordinates(51.5007, -0.1246, 1000), 'lat');",
-    )
+    .with_sql_example("SELECT get_field(generalize_coordinates(51.5007, -0.1246, 1000), 'lat');")
     .with_argument("lat", "Latitude in degrees (WGS 84).")
     .with_argument("long", "Longitude in degrees (WGS 84).")
     .with_argument("grid_m", "Constant cell size in metres, > 0.")
@@ -152,7 +150,9 @@ impl ScalarUDFImpl for GeneralizeCoordinatesFunc {
         }
         let la: ArrayRef = Arc::new(out_lat.finish());
         let lo: ArrayRef = Arc::new(out_long.finish());
-        let nulls = la.logical_nulls().map(|n| NullBuffer::new(n.inner().clone()));
+        let nulls = la
+            .logical_nulls()
+            .map(|n| NullBuffer::new(n.inner().clone()));
         let s = StructArray::try_new(Self::fields(), vec![la, lo], nulls)?;
         Ok(ColumnarValue::Array(Arc::new(s)))
     }
@@ -176,7 +176,12 @@ mod tests {
 
     #[test]
     fn snapped_point_is_within_half_diagonal() {
-        for &(lat, lon) in &[(51.5007, -0.1246), (-33.86, 151.21), (69.6, 18.9), (0.0, 0.0)] {
+        for &(lat, lon) in &[
+            (51.5007, -0.1246),
+            (-33.86, 151.21),
+            (69.6, 18.9),
+            (0.0, 0.0),
+        ] {
             for &g in &[10.0, 200.0, 1000.0] {
                 let s = snap(lat, lon, g);
                 let d = haversine_m((lat, lon), s);

@@ -81,7 +81,9 @@ pub fn labels(edges: &[f64]) -> Vec<String> {
 
 fn edges_from(arg: &ColumnarValue) -> Result<Vec<f64>> {
     let ColumnarValue::Scalar(ScalarValue::List(list)) = arg else {
-        return exec_err!("generalize_number: edges must be a constant list such as make_array(18, 30, 40)");
+        return exec_err!(
+            "generalize_number: edges must be a constant list such as make_array(18, 30, 40)"
+        );
     };
     if list.is_null(0) {
         return exec_err!("generalize_number: edges must not be NULL");
@@ -118,7 +120,10 @@ impl ScalarUDFImpl for GeneralizeNumberFunc {
             );
         }
         if !arg_types[0].is_numeric() && !arg_types[0].is_null() {
-            return plan_err!("generalize_number: value must be a number, got {}", arg_types[0]);
+            return plan_err!(
+                "generalize_number: value must be a number, got {}",
+                arg_types[0]
+            );
         }
         match &arg_types[1] {
             DataType::List(_) | DataType::LargeList(_) | DataType::FixedSizeList(_, _) => {}

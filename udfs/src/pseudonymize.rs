@@ -115,7 +115,10 @@ static DOC: LazyLock<Documentation> = LazyLock::new(|| {
         "pseudonymize(value [, purpose])",
     )
     .with_sql_example("SELECT pseudonymize('3889171245');")
-    .with_argument("value", "Identifier to pseudonymize: string, integer or binary.")
+    .with_argument(
+        "value",
+        "Identifier to pseudonymize: string, integer or binary.",
+    )
     .with_argument(
         "purpose",
         "Optional constant string naming the purpose (domain separation).",

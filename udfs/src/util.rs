@@ -7,10 +7,12 @@ use datafusion::logical_expr::ColumnarValue;
 /// argument is not a constant (the parameter must be the same for every row).
 pub(crate) fn const_f64(func: &str, name: &str, arg: &ColumnarValue) -> Result<Option<f64>> {
     match arg {
-        ColumnarValue::Scalar(s) => match s.cast_to(&datafusion::arrow::datatypes::DataType::Float64)? {
-            ScalarValue::Float64(v) => Ok(v),
-            other => exec_err!("{func}: `{name}` must be a number, got {other:?}"),
-        },
+        ColumnarValue::Scalar(s) => {
+            match s.cast_to(&datafusion::arrow::datatypes::DataType::Float64)? {
+                ScalarValue::Float64(v) => Ok(v),
+                other => exec_err!("{func}: `{name}` must be a number, got {other:?}"),
+            }
+        }
         ColumnarValue::Array(_) => {
             plan_err!("{func}: `{name}` must be a constant, not a column")
         }
