@@ -104,6 +104,23 @@ enum Command {
     },
 }
 
+/// Prints a statement's result; DDL statements (no columns) print nothing.
+fn print_result(
+    batches: &[datafusion::arrow::record_batch::RecordBatch],
+    format: OutputFormat,
+) -> Result<(), String> {
+    if batches.iter().all(|b| b.num_columns() == 0) {
+        return Ok(());
+    }
+    let t = render(batches, format).map_err(|e| e.to_string())?;
+    if format == OutputFormat::Table {
+        println!("{t}");
+    } else {
+        print!("{t}");
+    }
+    Ok(())
+}
+
 fn fail(msg: impl std::fmt::Display) -> ExitCode {
     eprintln!("error: {msg}");
     ExitCode::from(2)
@@ -116,6 +133,7 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     let cli = Cli::parse();
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -239,9 +257,8 @@ async fn async_main(cli: Cli) -> ExitCode {
                 Some(s) => match run_script(&ctx, &s).await {
                     Ok(results) => {
                         for r in results {
-                            match render(&r, format) {
-                                Ok(t) => println!("{t}"),
-                                Err(e) => return fail(e),
+                            if let Err(e) = print_result(&r, format) {
+                                return fail(e);
                             }
                         }
                         ExitCode::SUCCESS
@@ -331,9 +348,8 @@ async fn repl(ctx: &datafusion::prelude::SessionContext, format: OutputFormat) -
             match run_script(ctx, &buf).await {
                 Ok(results) => {
                     for r in results {
-                        match render(&r, format) {
-                            Ok(t) => println!("{t}"),
-                            Err(e) => eprintln!("error: {e}"),
+                        if let Err(e) = print_result(&r, format) {
+                            eprintln!("error: {e}");
                         }
                     }
                 }
