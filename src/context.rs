@@ -18,6 +18,11 @@ use crate::store::AutoStoreRegistry;
 /// `target_partitions` bounds parallelism (0: number of cores).
 pub fn session_context(key: Option<PseudonymKey>, target_partitions: usize) -> SessionContext {
     let mut config = SessionConfig::new().with_information_schema(true);
+    // Activity files are often organized in folders (per subject, per day): read them all.
+    config
+        .options_mut()
+        .execution
+        .listing_table_ignore_subdirectory = false;
     if target_partitions > 0 {
         config = config.with_target_partitions(target_partitions);
     }

@@ -45,6 +45,7 @@ use crate::schema::Table;
 /// input gives the same output.
 pub struct Minimizer {
     policy: Policy,
+    key: Option<PseudonymKey>,
     views: Vec<CompiledView>,
     ctx: SessionContext,
     lock: Mutex<()>,
@@ -56,7 +57,7 @@ impl Minimizer {
         if policy.needs_key() && key.is_none() {
             return plan_err!("the policy pseudonymizes data but no key was given");
         }
-        let ctx = session_context(key, 0);
+        let ctx = session_context(key.clone(), 0);
         // Keep partition order: no round-robin shuffles between the scan and the output.
         ctx.sql("SET datafusion.optimizer.enable_round_robin_repartition = false")
             .await?;
@@ -65,10 +66,29 @@ impl Minimizer {
         let views = policy.compile();
         Ok(Self {
             policy,
+            key,
             views,
             ctx,
             lock: Mutex::new(()),
         })
+    }
+
+    /// Applies the policy's activity-level rules (the privacy zone) to a decoded activity,
+    /// before its batches are built. Returns the zone statistics when the rule is enabled.
+    pub fn prepare(
+        &self,
+        activity: &mut crate::format::Activity,
+    ) -> Option<crate::privacy::ZoneStats> {
+        prepare_activity(
+            self.policy.privacy_zone.as_ref(),
+            self.key.as_ref(),
+            activity,
+        )
+    }
+
+    /// The parts of the policy [`Minimizer::prepare`] needs, to move into worker threads.
+    pub fn activity_rules(&self) -> (Option<crate::privacy::ZoneConfig>, Option<PseudonymKey>) {
+        (self.policy.privacy_zone.clone(), self.key.clone())
     }
 
     /// The policy being applied.
@@ -108,4 +128,20 @@ impl Minimizer {
         self.ctx.deregister_table(raw)?;
         Ok(Some((schema, out?.into_iter().flatten().collect())))
     }
+}
+
+/// [`Minimizer::prepare`] without a minimizer (for worker threads).
+pub fn prepare_activity(
+    zone: Option<&crate::privacy::ZoneConfig>,
+    key: Option<&PseudonymKey>,
+    activity: &mut crate::format::Activity,
+) -> Option<crate::privacy::ZoneStats> {
+    let zone = zone?;
+    let subject = crate::privacy::subject_of(activity);
+    Some(crate::privacy::apply_zone(
+        activity,
+        zone,
+        key.map(|k| k.secret_bytes()),
+        &subject,
+    ))
 }

@@ -30,7 +30,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::format::{self, Activity, ActivityFormat};
-use crate::minimizer::Minimizer;
+use crate::minimizer::{Minimizer, prepare_activity};
 use crate::policy::{Policy, RuleKind};
 use crate::schema::Table;
 use crate::sink::parquet;
@@ -154,6 +154,7 @@ async fn decode_all(
     files: Vec<SourceFile>,
     jobs: usize,
     progress: &indicatif::ProgressBar,
+    minimizer: &Minimizer,
 ) -> Result<
     Vec<(
         SourceFile,
@@ -164,25 +165,28 @@ async fn decode_all(
     futures::stream::iter(files)
         .map(|file| {
             let store = Arc::clone(&store);
+            let (zone, key) = minimizer.activity_rules();
             async move {
                 let bytes = store.get(&file.meta.location).await?.bytes().await?;
                 let size = bytes.len() as u64;
                 let (fmt, url) = (file.format, file.url.clone());
                 let res =
                     tokio::task::spawn_blocking(move || match format::decode(fmt, &url, &bytes) {
-                        Ok(a) => a.to_batches().map(|b| (a, b)).map_err(|e| e.to_string()),
-                        Err(e) => Err(format!("{e}|{}", hex::encode(Sha256::digest(&bytes)))),
+                        Ok(mut a) => {
+                            prepare_activity(zone.as_ref(), key.as_ref(), &mut a);
+                            a.to_batches()
+                                .map(|b| (a, b))
+                                .map_err(|e| (e.to_string(), String::new()))
+                        }
+                        Err(e) => Err((e.to_string(), hex::encode(Sha256::digest(&bytes)))),
                     })
                     .await
                     .map_err(|e| DataFusionError::External(Box::new(e)))?;
-                let res = res.map_err(|msg| {
-                    let (reason, sha) = msg.rsplit_once('|').unwrap_or((&msg, ""));
-                    Rejected {
-                        file: file.url.clone(),
-                        size,
-                        sha256: sha.to_string(),
-                        reason: reason.to_string(),
-                    }
+                let res = res.map_err(|(reason, sha256)| Rejected {
+                    file: file.url.clone(),
+                    size,
+                    sha256,
+                    reason,
                 });
                 Ok::<_, DataFusionError>((file, size, res))
             }
@@ -218,9 +222,16 @@ pub fn output_metadata(
             serde_json::to_string(&rules).expect("rules serialize"),
         ),
     ];
+    if let Some(z) = &policy.privacy_zone {
+        md.push((
+            "datamin.policy.privacy_zone".to_string(),
+            serde_json::to_string(z).expect("zone serializes"),
+        ));
+    }
     if let Some(n) = &policy.name {
         md.push(("datamin.policy.name".to_string(), n.clone()));
     }
+    let uses_key = uses_key || policy.privacy_zone.as_ref().is_some_and(|z| z.offset);
     if uses_key && let Some(id) = key_id {
         md.push(("datamin.key_id".to_string(), id.to_string()));
     }
@@ -284,7 +295,7 @@ pub async fn run_batch(
         opts.jobs
     };
     let files_found = files.len();
-    let decoded = decode_all(Arc::clone(&in_store), files, jobs, &progress).await?;
+    let decoded = decode_all(Arc::clone(&in_store), files, jobs, &progress, minimizer).await?;
     progress.finish_and_clear();
 
     let mut bytes_read = 0;

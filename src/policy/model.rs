@@ -136,6 +136,9 @@ pub struct Policy {
     pub key: KeyConfig,
     /// Tables written, in [`Table::ALL`] order. Tables not named are not written.
     pub tables: Vec<TablePolicy>,
+    /// The `[privacy_zone]` rule when enabled (see [`crate::privacy`]); it applies to every
+    /// table before the per-column rules.
+    pub privacy_zone: Option<crate::privacy::ZoneConfig>,
 }
 
 /// Rule names of policy v1.
@@ -154,6 +157,27 @@ struct RawPolicy {
     key: Option<RawKey>,
     #[serde(default)]
     tables: BTreeMap<Spanned<String>, Spanned<RawTable>>,
+    privacy_zone: Option<Spanned<RawZone>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawZone {
+    enabled: Option<bool>,
+    radius_m: Option<Spanned<f64>>,
+    distance_quantum_m: Option<Spanned<f64>>,
+    offset: Option<bool>,
+    #[serde(default)]
+    zones: Vec<Spanned<RawExplicitZone>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawExplicitZone {
+    lat: f64,
+    long: f64,
+    radius_m: f64,
+    subject: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -368,6 +392,10 @@ impl Policy {
             });
         }
         tables.sort_by_key(|t| t.table);
+        let privacy_zone = match raw.privacy_zone {
+            None => None,
+            Some(z) => validate_zone(&cx, z)?,
+        };
         if tables.is_empty() {
             return Err(cx.err(
                 None,
@@ -381,6 +409,7 @@ impl Policy {
             name: raw.name,
             key,
             tables,
+            privacy_zone,
         })
     }
 
@@ -388,6 +417,7 @@ impl Policy {
     pub fn needs_key(&self) -> bool {
         self.enabled_rules()
             .any(|(_, r)| matches!(r.kind, RuleKind::Pseudonymize { .. }))
+            || self.privacy_zone.as_ref().is_some_and(|z| z.offset)
     }
 
     /// Enabled rules with their table.
@@ -404,6 +434,63 @@ impl Policy {
     pub fn table(&self, table: Table) -> Option<&TablePolicy> {
         self.tables.iter().find(|t| t.table == table)
     }
+}
+
+fn validate_zone(
+    cx: &Ctx<'_>,
+    z: Spanned<RawZone>,
+) -> Result<Option<crate::privacy::ZoneConfig>, PolicyError> {
+    let span = z.span();
+    let z = z.into_inner();
+    if z.enabled == Some(false) {
+        return Ok(None);
+    }
+    let mut cfg = crate::privacy::ZoneConfig::default();
+    if let Some(r) = &z.radius_m {
+        if !(r.get_ref().is_finite() && *r.get_ref() >= 0.0 && *r.get_ref() <= 100_000.0) {
+            return Err(cx.err(
+                Some(r.span()),
+                "privacy_zone.radius_m",
+                "radius_m must be between 0 and 100000 metres",
+            ));
+        }
+        cfg.radius_m = *r.get_ref();
+    }
+    if let Some(q) = &z.distance_quantum_m {
+        if !(q.get_ref().is_finite() && *q.get_ref() >= 0.0) {
+            return Err(cx.err(
+                Some(q.span()),
+                "privacy_zone.distance_quantum_m",
+                "distance_quantum_m must be >= 0 metres",
+            ));
+        }
+        cfg.distance_quantum_m = *q.get_ref();
+    }
+    cfg.offset = z.offset.unwrap_or(true);
+    for (i, e) in z.zones.into_iter().enumerate() {
+        let sp = e.span();
+        let e = e.into_inner();
+        if !(-90.0..=90.0).contains(&e.lat)
+            || !(-180.0..=180.0).contains(&e.long)
+            || !(e.radius_m > 0.0 && e.radius_m.is_finite())
+        {
+            return Err(cx.err(Some(sp), &format!("privacy_zone.zones[{i}]"), "a zone needs lat in [-90, 90], long in [-180, 180] (degrees) and radius_m > 0 (metres)"));
+        }
+        cfg.zones.push(crate::privacy::ExplicitZone {
+            lat: e.lat,
+            long: e.long,
+            radius_m: e.radius_m,
+            subject: e.subject,
+        });
+    }
+    if cfg.radius_m == 0.0 && cfg.zones.is_empty() {
+        return Err(cx.err(
+            Some(span),
+            "privacy_zone",
+            "privacy_zone hides nothing: set radius_m > 0 or list zones",
+        ));
+    }
+    Ok(Some(cfg))
 }
 
 fn validate_rule(

@@ -33,6 +33,7 @@ use datafusion::prelude::SessionContext;
 
 pub mod generalize_coordinates;
 pub mod generalize_number;
+pub mod geo;
 pub mod pseudonymize;
 pub mod truncate_time;
 mod util;

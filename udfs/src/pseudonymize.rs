@@ -64,6 +64,12 @@ impl PseudonymKey {
         &self.id
     }
 
+    /// The secret key bytes, for other keyed rules of the same process (zone offsets,
+    /// noise). Never write them anywhere.
+    pub fn secret_bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
     /// A keyed HMAC instance for `purpose` (`None`: the key itself).
     fn mac(&self, purpose: Option<&str>) -> HmacSha256 {
         match purpose {

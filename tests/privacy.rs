@@ -1,0 +1,193 @@
+//! The privacy-zone rule on a real activity, and the attack evaluation on a reduced set.
+
+use datamin::format::{ActivityFormat, decode};
+use datamin::policy::Policy;
+use datamin::privacy::evaluate::{Defence, evaluate, synthesize, tracks_from};
+use datamin::privacy::{ZoneConfig, apply_zone};
+use datamin::udfs::geo::haversine_m;
+
+const KEY: &[u8] = b"privacy-test-key-0123456789";
+
+fn shared(p: &str) -> Vec<u8> {
+    std::fs::read(format!("{}/../shared/data/{p}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+}
+
+#[test]
+fn no_point_or_derived_value_reveals_the_hidden_endpoints() {
+    let bytes = shared("fit/fitparse__activity-small-fenix2-run.fit");
+    let orig = decode(ActivityFormat::Fit, "run.fit", &bytes).unwrap();
+    let mut a = orig.clone();
+    let cfg = ZoneConfig {
+        radius_m: 200.0,
+        distance_quantum_m: 100.0,
+        offset: true,
+        zones: vec![],
+    };
+    let stats = apply_zone(&mut a, &cfg, Some(KEY), "subject-1");
+    let pos = |r: &datamin::format::RecordRow| r.position_lat.zip(r.position_long);
+    let start = orig.records.iter().find_map(pos).unwrap();
+    let end = orig.records.iter().rev().find_map(pos).unwrap();
+    let far = |p: (f64, f64)| {
+        haversine_m(p.0, p.1, start.0, start.1) >= 200.0
+            && haversine_m(p.0, p.1, end.0, end.1) >= 200.0
+    };
+    assert!(
+        stats.records_hidden > 0 && !a.records.is_empty(),
+        "{stats:?}"
+    );
+    // 1. no visible point within R of the true start or end
+    assert!(a.records.iter().filter_map(pos).all(far));
+    // 2. cumulative distance re-based at the first visible point and rounded to 100 m
+    let d: Vec<f64> = a.records.iter().filter_map(|r| r.distance_m).collect();
+    assert_eq!(d[0], 0.0);
+    assert!(d.iter().all(|v| v % 100.0 == 0.0));
+    let first_visible_orig = orig
+        .records
+        .iter()
+        .find(|r| r.timestamp_us == a.records[0].timestamp_us)
+        .and_then(|r| r.distance_m)
+        .unwrap();
+    assert!(
+        first_visible_orig > 150.0,
+        "the hidden distance was {first_visible_orig} m"
+    );
+    // 3. session and laps: positions, bounding box and totals from the visible points only
+    let vis: Vec<(f64, f64)> = a.records.iter().filter_map(pos).collect();
+    for s in a.sessions.iter().chain(&a.laps) {
+        for p in [
+            s.start_position_lat.zip(s.start_position_long),
+            s.end_position_lat.zip(s.end_position_long),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            assert!(
+                vis.contains(&p),
+                "summary position {p:?} is not a visible point"
+            );
+            assert!(far(p));
+        }
+        if let (Some(n), Some(sw)) = (s.nec_lat, s.swc_lat) {
+            assert_eq!(n, vis.iter().map(|p| p.0).fold(f64::MIN, f64::max).min(n));
+            assert!(sw >= vis.iter().map(|p| p.0).fold(f64::MAX, f64::min) - 1e-12);
+        }
+        assert!(s.total_timer_time_s.is_none() && s.total_calories_kcal.is_none());
+    }
+    let s = &a.sessions[0];
+    assert_eq!(
+        s.start_position_lat.zip(s.start_position_long),
+        Some(vis[0])
+    );
+    assert_eq!(
+        s.nec_lat,
+        Some(vis.iter().map(|p| p.0).fold(f64::MIN, f64::max))
+    );
+    assert_eq!(
+        s.swc_long,
+        Some(vis.iter().map(|p| p.1).fold(f64::MAX, f64::min))
+    );
+    let span = *d.last().unwrap();
+    assert!((s.total_distance_m.unwrap() - span).abs() <= 100.0);
+    assert!(s.total_distance_m.unwrap() < orig.sessions[0].total_distance_m.unwrap());
+    assert_eq!(s.start_time_us, a.records[0].timestamp_us);
+    // 4. the same subject and key always give the same output (deterministic, stable offset)
+    let mut b = orig.clone();
+    apply_zone(&mut b, &cfg, Some(KEY), "subject-1");
+    assert_eq!(a.records, b.records);
+}
+
+#[test]
+fn attacks_fail_on_datamin_zones_and_succeed_on_platform_zones() {
+    let mut acts = Vec::new();
+    for f in [
+        "fit/fitparse__activity-small-fenix2-run.fit",
+        "fit/fitparse__2013-02-06-12-11-14.fit",
+        "fit/fitparse__Edge810-Vector-2013-08-16-15-35-10.fit",
+        "fit/fitparse__garmin-edge-500-activity.fit",
+        "fit/tormoderfit__mornindew-broken.fit",
+        "tcx/tcxparser__test.tcx",
+        "tcx/stravalib__sample.tcx",
+        "tcx/tcxreader__mapmyride_biking.tcx",
+    ] {
+        let fmt = ActivityFormat::from_path(f).unwrap();
+        acts.push(decode(fmt, f, &shared(f)).unwrap());
+    }
+    let tracks = tracks_from(&acts, 300, 900);
+    assert!(tracks.len() >= 6, "{} tracks", tracks.len());
+    let subjects = synthesize(&tracks, 20, 10, 42);
+    let cfg = ZoneConfig {
+        radius_m: 200.0,
+        distance_quantum_m: 100.0,
+        offset: true,
+        zones: vec![],
+    };
+    let res = evaluate(
+        &subjects,
+        &[
+            Defence::Raw,
+            Defence::PlatformZone { radius_m: 200.0 },
+            Defence::Datamin(cfg),
+        ],
+        KEY,
+    );
+    println!("{}", datamin::privacy::evaluate::render(&res, 20, 10));
+    let within100 = |d: usize, a: usize| res[d].attacks[a].2;
+    // raw data: the first point is the home
+    assert_eq!(within100(0, 2), 1.0);
+    // platform zone: circle fitting and distance leakage work
+    assert!(
+        within100(1, 0) >= 0.8,
+        "platform circle fit {}",
+        within100(1, 0)
+    );
+    assert!(
+        within100(1, 1) >= 0.6,
+        "platform distance leakage {}",
+        within100(1, 1)
+    );
+    // datamin: circle fitting fails, distance leakage no better than the centroid
+    assert!(
+        within100(2, 0) <= 0.05,
+        "datamin circle fit {}",
+        within100(2, 0)
+    );
+    assert!(within100(2, 1) <= within100(1, 1) / 2.0);
+    assert!(res[2].points_kept > 0.7);
+}
+
+#[test]
+fn privacy_zone_policy_section() {
+    let p = Policy::parse(
+        "p.toml",
+        "[privacy_zone]\nradius_m = 300\nzones = [{ lat = 50.85, long = 4.35, radius_m = 250 }]\n[tables.records]\nkeep = [\"timestamp\"]\n",
+    )
+    .unwrap();
+    let z = p.privacy_zone.as_ref().unwrap();
+    assert_eq!(
+        (z.radius_m, z.distance_quantum_m, z.offset, z.zones.len()),
+        (300.0, 100.0, true, 1)
+    );
+    assert!(p.needs_key(), "the keyed offset needs the key");
+    let e = Policy::parse(
+        "p.toml",
+        "[privacy_zone]\nradius_m = -1\n[tables.records]\nkeep = [\"timestamp\"]\n",
+    )
+    .unwrap_err();
+    assert_eq!(
+        (e.line, e.key.as_deref()),
+        (Some(2), Some("privacy_zone.radius_m")),
+        "{e}"
+    );
+    let e = Policy::parse(
+        "p.toml",
+        "[privacy_zone]\nradius = 5\n[tables.records]\nkeep = [\"timestamp\"]\n",
+    )
+    .unwrap_err();
+    assert!(e.message.contains("unknown field `radius`"), "{e}");
+    let p = Policy::parse(
+        "p.toml",
+        "[privacy_zone]\nenabled = false\n[tables.records]\nkeep = [\"timestamp\"]\n",
+    )
+    .unwrap();
+    assert!(p.privacy_zone.is_none());
+}
