@@ -7,3 +7,5 @@ cd "$(dirname "$0")/.."
 # `cargo test` also builds target/debug/datamin (with the same features: no second build).
 cargo test --workspace
 DATAMIN_BIN="$PWD/target/debug/datamin" python3 -m pytest -q tests/python
+# Privacy evaluation on a reduced set (the full numbers are in README.md).
+target/debug/datamin evaluate --subjects 20 --activities 10

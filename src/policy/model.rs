@@ -470,10 +470,11 @@ fn validate_zone(
     for (i, e) in z.zones.into_iter().enumerate() {
         let sp = e.span();
         let e = e.into_inner();
-        if !(-90.0..=90.0).contains(&e.lat)
-            || !(-180.0..=180.0).contains(&e.long)
-            || !(e.radius_m > 0.0 && e.radius_m.is_finite())
-        {
+        let valid = (-90.0..=90.0).contains(&e.lat)
+            && (-180.0..=180.0).contains(&e.long)
+            && e.radius_m > 0.0
+            && e.radius_m.is_finite();
+        if !valid {
             return Err(cx.err(Some(sp), &format!("privacy_zone.zones[{i}]"), "a zone needs lat in [-90, 90], long in [-180, 180] (degrees) and radius_m > 0 (metres)"));
         }
         cfg.zones.push(crate::privacy::ExplicitZone {
