@@ -10,6 +10,8 @@
 //! | [`generalize_coordinates`](generalize_coordinates::GeneralizeCoordinatesFunc) | `generalize_coordinates` | generalization (rounding to a grid) |
 //! | [`truncate_time`](truncate_time::TruncateTimeFunc) | `truncate_time` | generalization (rounding of time) |
 //! | [`generalize_number`](generalize_number::GeneralizeNumberFunc) | `generalize_number` | generalization (bands, top/bottom coding) |
+//! | [`quantize`](quantize::QuantizeFunc) | `quantize` | generalization (rounding) |
+//! | [`laplace_noise`](laplace_noise::LaplaceNoiseFunc) | `noise` | randomization (noise addition, keyed) |
 //!
 //! ```
 //! use datafusion::prelude::SessionContext;
@@ -34,7 +36,9 @@ use datafusion::prelude::SessionContext;
 pub mod generalize_coordinates;
 pub mod generalize_number;
 pub mod geo;
+pub mod laplace_noise;
 pub mod pseudonymize;
+pub mod quantize;
 pub mod truncate_time;
 mod util;
 
@@ -53,7 +57,9 @@ pub const DOC_SECTION_DATAMIN: datafusion::logical_expr::DocSection =
 /// how to configure a key.
 pub fn functions(key: Option<PseudonymKey>) -> Vec<Arc<ScalarUDF>> {
     vec![
-        Arc::new(ScalarUDF::from(pseudonymize::PseudonymizeFunc::new(key))),
+        Arc::new(ScalarUDF::from(pseudonymize::PseudonymizeFunc::new(key.clone()))),
+        Arc::new(ScalarUDF::from(laplace_noise::LaplaceNoiseFunc::new(key))),
+        Arc::new(ScalarUDF::from(quantize::QuantizeFunc::new())),
         Arc::new(ScalarUDF::from(
             generalize_coordinates::GeneralizeCoordinatesFunc::new(),
         )),
