@@ -39,6 +39,17 @@ fn float(v: f64) -> String {
     }
 }
 
+/// The seed of `laplace_noise` for a cell: the row's identity (raw columns) and the column
+/// name, so noise is independent between cells and stable across runs.
+fn noise_seed(table: Table, col: &str) -> String {
+    let row = match table {
+        Table::Records => "\"activity_id\", CAST(\"timestamp\" AS VARCHAR)",
+        Table::Laps | Table::Sessions => "\"activity_id\", CAST(\"message_index\" AS VARCHAR)",
+        Table::Activities => "\"activity_id\"",
+    };
+    format!("concat_ws('|', {row}, {})", literal(col))
+}
+
 fn expr_for(t: &TablePolicy, col: &str) -> String {
     for r in t.rules.iter().filter(|r| r.enabled) {
         match &r.kind {
@@ -60,6 +71,20 @@ fn expr_for(t: &TablePolicy, col: &str) -> String {
             RuleKind::TruncateTime { columns, unit } if columns.iter().any(|c| c == col) => {
                 return format!("truncate_time({}, {})", ident(col), literal(unit));
             }
+            RuleKind::Quantize { columns, step } if columns.iter().any(|c| c == col) => {
+                return format!("quantize({}, {})", ident(col), float(*step));
+            }
+            RuleKind::Noise { columns, scale } if columns.iter().any(|c| c == col) => {
+                return format!(
+                    "laplace_noise({}, {}, {})",
+                    ident(col),
+                    float(*scale),
+                    noise_seed(t.table, col)
+                );
+            }
+            RuleKind::Suppress { columns } if columns.iter().any(|c| c == col) => {
+                return format!("CASE WHEN false THEN {} END", ident(col));
+            }
             RuleKind::GeneralizeNumber { columns, edges } if columns.iter().any(|c| c == col) => {
                 let e: Vec<String> = edges.iter().map(|v| float(*v)).collect();
                 return format!(
@@ -74,6 +99,98 @@ fn expr_for(t: &TablePolicy, col: &str) -> String {
     ident(col)
 }
 
+/// The minimizing query of one table:
+///
+/// ```text
+/// SELECT <kept columns, transformed>
+/// FROM (SELECT *, <window helpers> FROM raw.t)      -- only with retention / downsample
+/// WHERE <suppress_rows, retention, downsample>
+/// -- k_anonymity wraps it: SELECT … FROM (SELECT *, count(*) OVER (PARTITION BY qis) …) WHERE n >= k
+/// ORDER BY <all output columns>                       -- only with row rules: deterministic order
+/// ```
+fn select_for(t: &TablePolicy) -> String {
+    let name = t.table.name();
+    let mut helpers = Vec::new();
+    let mut filters = Vec::new();
+    let mut kanon = None;
+    for (i, r) in t.rules.iter().enumerate().filter(|(_, r)| r.enabled) {
+        match &r.kind {
+            RuleKind::SuppressRows { condition } => {
+                filters.push(format!("NOT coalesce(({condition}), false)"));
+            }
+            RuleKind::Retention {
+                column,
+                max_age_days,
+            } => {
+                let h = format!("__newest_{i}");
+                helpers.push(format!("max({}) OVER () AS {}", ident(column), ident(&h)));
+                let secs = (max_age_days * 86_400.0).round() as i64;
+                filters.push(format!(
+                    "{} >= {} - INTERVAL '{secs} seconds'",
+                    ident(column),
+                    ident(&h)
+                ));
+            }
+            RuleKind::Downsample { column, interval_s } => {
+                let h = format!("__sample_{i}");
+                helpers.push(format!(
+                    "row_number() OVER (PARTITION BY \"activity_id\", floor(CAST(to_unixtime({c}) AS DOUBLE) / {n}) ORDER BY {c}) AS {h}",
+                    c = ident(column),
+                    n = float(*interval_s),
+                    h = ident(&h)
+                ));
+                filters.push(format!("{} = 1", ident(&h)));
+            }
+            RuleKind::KAnonymity {
+                quasi_identifiers,
+                k,
+            } => {
+                kanon = Some((quasi_identifiers.clone(), *k));
+            }
+            _ => {}
+        }
+    }
+    let cols: Vec<String> = t
+        .keep
+        .iter()
+        .map(|c| format!("  {} AS {}", expr_for(t, c), ident(c)))
+        .collect();
+    let from = if helpers.is_empty() {
+        format!("{RAW_SCHEMA}.{name}")
+    } else {
+        format!(
+            "(SELECT *, {} FROM {RAW_SCHEMA}.{name}) AS src",
+            helpers.join(", ")
+        )
+    };
+    let mut sql = format!("SELECT\n{}\nFROM {from}", cols.join(",\n"));
+    if !filters.is_empty() {
+        sql.push_str(&format!("\nWHERE {}", filters.join("\n  AND ")));
+    }
+    let out_cols: Vec<String> = t.keep.iter().map(|c| ident(c)).collect();
+    if let Some((qis, k)) = kanon {
+        let qis: Vec<String> = qis.iter().map(|c| ident(c)).collect();
+        sql = format!(
+            "SELECT {cols}\nFROM (SELECT *, count(*) OVER (PARTITION BY {qis}) AS \"__group_size\" FROM (\n{sql}\n) AS minimized) AS grouped\nWHERE \"__group_size\" >= {k}",
+            cols = out_cols.join(", "),
+            qis = qis.join(", ")
+        );
+    }
+    let row_rules = t.rules.iter().any(|r| {
+        r.enabled
+            && matches!(
+                r.kind,
+                RuleKind::Retention { .. }
+                    | RuleKind::Downsample { .. }
+                    | RuleKind::KAnonymity { .. }
+            )
+    });
+    if row_rules {
+        sql.push_str(&format!("\nORDER BY {}", out_cols.join(", ")));
+    }
+    sql
+}
+
 impl Policy {
     /// The `CREATE VIEW` statement of every table the policy writes, in table order.
     /// Kept columns keep their names and order; dropped columns do not appear.
@@ -81,16 +198,7 @@ impl Policy {
         self.tables
             .iter()
             .map(|t| {
-                let cols: Vec<String> = t
-                    .keep
-                    .iter()
-                    .map(|c| format!("  {} AS {}", expr_for(t, c), ident(c)))
-                    .collect();
-                let select = format!(
-                    "SELECT\n{}\nFROM {RAW_SCHEMA}.{name}",
-                    cols.join(",\n"),
-                    name = t.table.name()
-                );
+                let select = select_for(t);
                 let sql = format!("CREATE VIEW {VIEW_SCHEMA}.{} AS\n{select}", t.table.name());
                 CompiledView {
                     table: t.table,

@@ -86,6 +86,52 @@ pub enum RuleKind {
         /// Strictly increasing band edges (units of the column).
         edges: Vec<f64>,
     },
+    /// Round numbers to a multiple of `step` (altitude, speed side channels).
+    Quantize {
+        /// Numeric columns.
+        columns: Vec<String>,
+        /// Step, in the column's unit.
+        step: f64,
+    },
+    /// Add keyed deterministic Laplace noise of scale `scale`.
+    Noise {
+        /// Numeric columns.
+        columns: Vec<String>,
+        /// Laplace scale b, in the column's unit.
+        scale: f64,
+    },
+    /// Replace the values of columns by NULL (local suppression).
+    Suppress {
+        /// Columns.
+        columns: Vec<String>,
+    },
+    /// Drop the rows for which an SQL condition over the raw columns is true.
+    SuppressRows {
+        /// SQL boolean expression.
+        condition: String,
+    },
+    /// Drop rows older than `max_age_days` before the newest value of `column` in the batch.
+    Retention {
+        /// Timestamp column (event time).
+        column: String,
+        /// Maximum age in days.
+        max_age_days: f64,
+    },
+    /// Keep at most one record per activity per `interval_s` seconds (the first).
+    Downsample {
+        /// Timestamp column.
+        column: String,
+        /// Interval in seconds.
+        interval_s: f64,
+    },
+    /// Drop rows whose combination of quasi-identifiers (output values) occurs fewer than
+    /// `k` times in the batch.
+    KAnonymity {
+        /// Quasi-identifier columns (kept columns, after their own rules).
+        quasi_identifiers: Vec<String>,
+        /// Minimum group size.
+        k: u64,
+    },
 }
 
 impl RuleKind {
@@ -96,6 +142,13 @@ impl RuleKind {
             RuleKind::GeneralizeCoordinates { .. } => "generalize_coordinates",
             RuleKind::TruncateTime { .. } => "truncate_time",
             RuleKind::GeneralizeNumber { .. } => "generalize_number",
+            RuleKind::Quantize { .. } => "quantize",
+            RuleKind::Noise { .. } => "noise",
+            RuleKind::Suppress { .. } => "suppress",
+            RuleKind::SuppressRows { .. } => "suppress_rows",
+            RuleKind::Retention { .. } => "retention",
+            RuleKind::Downsample { .. } => "downsample",
+            RuleKind::KAnonymity { .. } => "k_anonymity",
         }
     }
 
@@ -104,10 +157,15 @@ impl RuleKind {
         match self {
             RuleKind::Pseudonymize { columns, .. }
             | RuleKind::TruncateTime { columns, .. }
-            | RuleKind::GeneralizeNumber { columns, .. } => {
-                columns.iter().map(String::as_str).collect()
-            }
+            | RuleKind::GeneralizeNumber { columns, .. }
+            | RuleKind::Quantize { columns, .. }
+            | RuleKind::Noise { columns, .. }
+            | RuleKind::Suppress { columns } => columns.iter().map(String::as_str).collect(),
             RuleKind::GeneralizeCoordinates { lat, long, .. } => vec![lat, long],
+            RuleKind::SuppressRows { .. }
+            | RuleKind::Retention { .. }
+            | RuleKind::Downsample { .. }
+            | RuleKind::KAnonymity { .. } => Vec::new(),
         }
     }
 }
@@ -142,11 +200,18 @@ pub struct Policy {
 }
 
 /// Rule names of policy v1.
-pub const RULES: [&str; 4] = [
+pub const RULES: [&str; 11] = [
     "pseudonymize",
     "generalize_coordinates",
     "truncate_time",
     "generalize_number",
+    "quantize",
+    "noise",
+    "suppress",
+    "suppress_rows",
+    "retention",
+    "downsample",
+    "k_anonymity",
 ];
 
 #[derive(Deserialize)]
@@ -208,6 +273,14 @@ struct RawRule {
     grid_m: Option<Spanned<f64>>,
     unit: Option<Spanned<String>>,
     edges: Option<Spanned<Vec<f64>>>,
+    step: Option<Spanned<f64>>,
+    scale: Option<Spanned<f64>>,
+    #[serde(rename = "where")]
+    where_: Option<Spanned<String>>,
+    column: Option<Spanned<String>>,
+    max_age_days: Option<Spanned<f64>>,
+    interval_s: Option<Spanned<f64>>,
+    k: Option<Spanned<i64>>,
 }
 
 struct Ctx<'a> {
@@ -415,9 +488,12 @@ impl Policy {
 
     /// Whether any enabled rule needs the secret key.
     pub fn needs_key(&self) -> bool {
-        self.enabled_rules()
-            .any(|(_, r)| matches!(r.kind, RuleKind::Pseudonymize { .. }))
-            || self.privacy_zone.as_ref().is_some_and(|z| z.offset)
+        self.enabled_rules().any(|(_, r)| {
+            matches!(
+                r.kind,
+                RuleKind::Pseudonymize { .. } | RuleKind::Noise { .. }
+            )
+        }) || self.privacy_zone.as_ref().is_some_and(|z| z.offset)
     }
 
     /// Enabled rules with their table.
@@ -509,6 +585,13 @@ fn validate_rule(
         "generalize_coordinates" => &["lat", "long", "grid_m"],
         "truncate_time" => &["columns", "unit"],
         "generalize_number" => &["columns", "edges"],
+        "quantize" => &["columns", "step"],
+        "noise" => &["columns", "scale"],
+        "suppress" => &["columns"],
+        "suppress_rows" => &["where"],
+        "retention" => &["column", "max_age_days"],
+        "downsample" => &["column", "interval_s"],
+        "k_anonymity" => &["columns", "k"],
         other => {
             return Err(cx.err(
                 Some(rule_span),
@@ -520,7 +603,14 @@ fn validate_rule(
             ));
         }
     };
-    let present: [(&str, Option<std::ops::Range<usize>>); 7] = [
+    let present: [(&str, Option<std::ops::Range<usize>>); 14] = [
+        ("step", r.step.as_ref().map(|s| s.span())),
+        ("scale", r.scale.as_ref().map(|s| s.span())),
+        ("where", r.where_.as_ref().map(|s| s.span())),
+        ("column", r.column.as_ref().map(|s| s.span())),
+        ("max_age_days", r.max_age_days.as_ref().map(|s| s.span())),
+        ("interval_s", r.interval_s.as_ref().map(|s| s.span())),
+        ("k", r.k.as_ref().map(|s| s.span())),
         ("columns", r.columns.as_ref().map(|s| s.span())),
         ("purpose", r.purpose.as_ref().map(|s| s.span())),
         ("lat", r.lat.as_ref().map(|s| s.span())),
@@ -541,6 +631,24 @@ fn validate_rule(
             ));
         }
     }
+    let check_col_unkept = |c: &Spanned<String>, key: &str| -> Result<String, PolicyError> {
+        match column_type(table, c.get_ref()) {
+            Some(DataType::Timestamp(..)) => Ok(c.get_ref().clone()),
+            Some(t) => Err(cx.err(
+                Some(c.span()),
+                key,
+                format!(
+                    "column '{}' is {t}; rule '{name}' needs a timestamp",
+                    c.get_ref()
+                ),
+            )),
+            None => Err(cx.err(
+                Some(c.span()),
+                key,
+                format!("unknown column '{}' in table {table}", c.get_ref()),
+            )),
+        }
+    };
     let check_col = |c: &Spanned<String>,
                      key: &str,
                      want: &dyn Fn(&DataType) -> bool,
@@ -676,6 +784,132 @@ fn validate_rule(
             RuleKind::GeneralizeNumber {
                 columns: cols,
                 edges,
+            }
+        }
+        "quantize" | "noise" => {
+            let cols = columns(&|t| t.is_numeric(), "a number")?;
+            let (p, v) = if name == "quantize" {
+                ("step", &r.step)
+            } else {
+                ("scale", &r.scale)
+            };
+            let Some(v) = v else {
+                return Err(cx.err(
+                    Some(rule_span),
+                    &format!("{rkey}.{p}"),
+                    format!("rule '{name}' needs '{p}' (> 0, in the column's unit)"),
+                ));
+            };
+            let x = *v.get_ref();
+            if !(x.is_finite() && x > 0.0) {
+                return Err(cx.err(
+                    Some(v.span()),
+                    &format!("{rkey}.{p}"),
+                    format!("{p} must be > 0, got {x}"),
+                ));
+            }
+            if name == "quantize" {
+                RuleKind::Quantize {
+                    columns: cols,
+                    step: x,
+                }
+            } else {
+                RuleKind::Noise {
+                    columns: cols,
+                    scale: x,
+                }
+            }
+        }
+        "suppress" => RuleKind::Suppress {
+            columns: columns(&|_| true, "any type")?,
+        },
+        "suppress_rows" => {
+            let Some(w) = &r.where_ else {
+                return Err(cx.err(
+                    Some(rule_span),
+                    &format!("{rkey}.where"),
+                    "rule 'suppress_rows' needs 'where' (an SQL condition on the table's columns)",
+                ));
+            };
+            let dialect = datafusion::sql::sqlparser::dialect::GenericDialect {};
+            let parsed = datafusion::sql::sqlparser::parser::Parser::new(&dialect)
+                .try_with_sql(w.get_ref())
+                .and_then(|mut p| p.parse_expr());
+            if let Err(e) = parsed {
+                return Err(cx.err(
+                    Some(w.span()),
+                    &format!("{rkey}.where"),
+                    format!("not an SQL condition: {e}"),
+                ));
+            }
+            RuleKind::SuppressRows {
+                condition: w.get_ref().clone(),
+            }
+        }
+        "retention" | "downsample" => {
+            let col = match &r.column {
+                Some(c) => c.clone(),
+                None => Spanned::new(rule_span.clone(), "timestamp".to_string()),
+            };
+            let col = check_col_unkept(&col, &format!("{rkey}.column"))?;
+            let (p, v) = if name == "retention" {
+                ("max_age_days", &r.max_age_days)
+            } else {
+                ("interval_s", &r.interval_s)
+            };
+            let Some(v) = v else {
+                return Err(cx.err(
+                    Some(rule_span),
+                    &format!("{rkey}.{p}"),
+                    format!("rule '{name}' needs '{p}'"),
+                ));
+            };
+            let x = *v.get_ref();
+            if !(x.is_finite() && x > 0.0) {
+                return Err(cx.err(
+                    Some(v.span()),
+                    &format!("{rkey}.{p}"),
+                    format!("{p} must be > 0, got {x}"),
+                ));
+            }
+            if name == "retention" {
+                RuleKind::Retention {
+                    column: col,
+                    max_age_days: x,
+                }
+            } else {
+                if table != Table::Records {
+                    return Err(cx.err(
+                        Some(rule_span),
+                        &format!("{rkey}.rule"),
+                        "rule 'downsample' applies to the records table only",
+                    ));
+                }
+                RuleKind::Downsample {
+                    column: col,
+                    interval_s: x,
+                }
+            }
+        }
+        "k_anonymity" => {
+            let cols = columns(&|_| true, "any type")?;
+            let Some(k) = &r.k else {
+                return Err(cx.err(
+                    Some(rule_span),
+                    &format!("{rkey}.k"),
+                    "rule 'k_anonymity' needs 'k' (>= 2)",
+                ));
+            };
+            if *k.get_ref() < 2 {
+                return Err(cx.err(
+                    Some(k.span()),
+                    &format!("{rkey}.k"),
+                    format!("k must be >= 2, got {}", k.get_ref()),
+                ));
+            }
+            RuleKind::KAnonymity {
+                quasi_identifiers: cols,
+                k: *k.get_ref() as u64,
             }
         }
         _ => unreachable!("checked above"),

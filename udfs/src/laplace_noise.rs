@@ -35,7 +35,10 @@ pub struct LaplaceNoiseFunc {
 impl LaplaceNoiseFunc {
     /// Creates the function with `key`; without a key, planning a call fails.
     pub fn new(key: Option<PseudonymKey>) -> Self {
-        Self { signature: Signature::user_defined(Volatility::Immutable), key: key.map(Arc::new) }
+        Self {
+            signature: Signature::user_defined(Volatility::Immutable),
+            key: key.map(Arc::new),
+        }
     }
 }
 
@@ -60,8 +63,14 @@ static DOC: LazyLock<Documentation> = LazyLock::new(|| {
     )
     .with_sql_example("SELECT laplace_noise(72.0, 2.0, 'activity-1|2024-05-01T10:00:00|weight');")
     .with_argument("value", "The number.")
-    .with_argument("scale", "Constant Laplace scale b > 0 (standard deviation √2·b).")
-    .with_argument("seed", "String identifying the cell; different seeds give independent noise.")
+    .with_argument(
+        "scale",
+        "Constant Laplace scale b > 0 (standard deviation √2·b).",
+    )
+    .with_argument(
+        "seed",
+        "String identifying the cell; different seeds give independent noise.",
+    )
     .build()
 });
 
@@ -76,7 +85,10 @@ impl ScalarUDFImpl for LaplaceNoiseFunc {
 
     fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
         if arg_types.len() != 3 {
-            return plan_err!("laplace_noise takes 3 arguments (value, scale, seed), got {}", arg_types.len());
+            return plan_err!(
+                "laplace_noise takes 3 arguments (value, scale, seed), got {}",
+                arg_types.len()
+            );
         }
         for t in &arg_types[..2] {
             if !t.is_numeric() && !t.is_null() {
@@ -88,7 +100,9 @@ impl ScalarUDFImpl for LaplaceNoiseFunc {
 
     fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
         if self.key.is_none() {
-            return plan_err!("laplace_noise: no key configured; set DATAMIN_KEY or pass --key-file");
+            return plan_err!(
+                "laplace_noise: no key configured; set DATAMIN_KEY or pass --key-file"
+            );
         }
         Ok(DataType::Float64)
     }
@@ -99,7 +113,9 @@ impl ScalarUDFImpl for LaplaceNoiseFunc {
         };
         let b = match const_f64("laplace_noise", "scale", &args.args[1])? {
             Some(b) if b.is_finite() && b > 0.0 => b,
-            other => return exec_err!("laplace_noise: scale must be a positive number, got {other:?}"),
+            other => {
+                return exec_err!("laplace_noise: scale must be a positive number, got {other:?}");
+            }
         };
         let n = args.number_rows;
         let v = args.args[0].clone().into_array(n)?;
@@ -129,13 +145,18 @@ mod tests {
     #[test]
     fn noise_is_laplace_distributed_and_deterministic() {
         let k = b"noise-test-key-0123456789";
-        let xs: Vec<f64> = (0..20000).map(|i| noise(k, format!("{i}").as_bytes(), 2.0)).collect();
+        let xs: Vec<f64> = (0..20000)
+            .map(|i| noise(k, format!("{i}").as_bytes(), 2.0))
+            .collect();
         let mean = xs.iter().sum::<f64>() / xs.len() as f64;
         let mad = xs.iter().map(|x| x.abs()).sum::<f64>() / xs.len() as f64;
         assert!(mean.abs() < 0.1, "mean {mean}");
         // E|X| = b for Laplace(0, b)
         assert!((mad - 2.0).abs() < 0.1, "mean |x| {mad}");
         assert_eq!(noise(k, b"a", 2.0), noise(k, b"a", 2.0));
-        assert_ne!(noise(k, b"a", 2.0), noise(b"another-key-0123456789", b"a", 2.0));
+        assert_ne!(
+            noise(k, b"a", 2.0),
+            noise(b"another-key-0123456789", b"a", 2.0)
+        );
     }
 }

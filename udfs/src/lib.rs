@@ -57,7 +57,9 @@ pub const DOC_SECTION_DATAMIN: datafusion::logical_expr::DocSection =
 /// how to configure a key.
 pub fn functions(key: Option<PseudonymKey>) -> Vec<Arc<ScalarUDF>> {
     vec![
-        Arc::new(ScalarUDF::from(pseudonymize::PseudonymizeFunc::new(key.clone()))),
+        Arc::new(ScalarUDF::from(pseudonymize::PseudonymizeFunc::new(
+            key.clone(),
+        ))),
         Arc::new(ScalarUDF::from(laplace_noise::LaplaceNoiseFunc::new(key))),
         Arc::new(ScalarUDF::from(quantize::QuantizeFunc::new())),
         Arc::new(ScalarUDF::from(

@@ -32,7 +32,9 @@ impl Default for QuantizeFunc {
 impl QuantizeFunc {
     /// Creates the function.
     pub fn new() -> Self {
-        Self { signature: Signature::user_defined(Volatility::Immutable) }
+        Self {
+            signature: Signature::user_defined(Volatility::Immutable),
+        }
     }
 }
 
@@ -59,7 +61,10 @@ impl ScalarUDFImpl for QuantizeFunc {
 
     fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
         if arg_types.len() != 2 {
-            return plan_err!("quantize takes 2 arguments (value, step), got {}", arg_types.len());
+            return plan_err!(
+                "quantize takes 2 arguments (value, step), got {}",
+                arg_types.len()
+            );
         }
         for t in arg_types {
             if !t.is_numeric() && !t.is_null() {
@@ -79,7 +84,9 @@ impl ScalarUDFImpl for QuantizeFunc {
             other => return exec_err!("quantize: step must be a positive number, got {other:?}"),
         };
         let v = args.args[0].clone().into_array(args.number_rows)?;
-        let out: Float64Array = v.as_primitive::<Float64Type>().unary(|x| (x / step).round() * step);
+        let out: Float64Array = v
+            .as_primitive::<Float64Type>()
+            .unary(|x| (x / step).round() * step);
         Ok(ColumnarValue::Array(Arc::new(out)))
     }
 
