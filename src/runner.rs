@@ -209,7 +209,7 @@ pub fn output_metadata(
         .unwrap_or_default();
     let uses_key = rules
         .iter()
-        .any(|r| matches!(r.kind, RuleKind::Pseudonymize { .. }));
+        .any(|r| matches!(r.kind, RuleKind::Pseudonymize { .. } | RuleKind::Noise { .. }));
     let mut md = vec![
         (
             "datamin.version".to_string(),
