@@ -124,6 +124,20 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Decrypt the `encrypt`ed columns of a Parquet file (for the key holder).
+    Decrypt {
+        /// Parquet file (path or URL) written by `datamin run`.
+        input: String,
+        /// Output Parquet file (path or URL).
+        #[arg(short, long)]
+        output: String,
+        /// Columns to decrypt (comma-separated).
+        #[arg(short, long, value_delimiter = ',', required = true)]
+        columns: Vec<String>,
+        /// Read the key from this file (default: $DATAMIN_KEY).
+        #[arg(long, env = "DATAMIN_KEY_FILE")]
+        key_file: Option<String>,
+    },
     /// Print the canonical tables and their columns (types, units in the names).
     Schema {
         /// Print JSON: {"table": ["column", ...]}.
@@ -345,6 +359,27 @@ async fn async_main(cli: Cli) -> ExitCode {
                 print!("{}", ev::render(&res, subjects, activities));
             }
             ExitCode::SUCCESS
+        }
+        Command::Decrypt {
+            input,
+            output,
+            columns,
+            key_file,
+        } => {
+            let key = match load_key(&Default::default(), key_file.as_deref()) {
+                Ok(k) => k,
+                Err(e) => return fail(e),
+            };
+            match datamin::sink::decrypt_file(key, &input, &output, &columns).await {
+                Ok(rows) => {
+                    println!(
+                        "decrypted {} column(s) of {rows} rows -> {output}",
+                        columns.len()
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(e),
+            }
         }
         Command::Schema { json } => {
             use datamin::schema::Table;

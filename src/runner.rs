@@ -207,9 +207,12 @@ pub fn output_metadata(
         .table(table)
         .map(|t| t.rules.iter().filter(|r| r.enabled).collect())
         .unwrap_or_default();
-    let uses_key = rules
-        .iter()
-        .any(|r| matches!(r.kind, RuleKind::Pseudonymize { .. } | RuleKind::Noise { .. }));
+    let uses_key = rules.iter().any(|r| {
+        matches!(
+            r.kind,
+            RuleKind::Pseudonymize { .. } | RuleKind::Noise { .. } | RuleKind::Encrypt { .. }
+        )
+    });
     let mut md = vec![
         (
             "datamin.version".to_string(),

@@ -61,7 +61,11 @@ columns = ["altitude_m"]
         &input(),
     )
     .await;
-    assert_eq!(b.num_rows(), 158, "the 250 bpm sample of each activity is dropped");
+    assert_eq!(
+        b.num_rows(),
+        158,
+        "the 250 bpm sample of each activity is dropped"
+    );
     let hr = b.column(1).as_primitive::<Int16Type>();
     assert!(hr.iter().all(|v| v.unwrap() <= 220));
     assert_eq!(b.column(2).null_count(), 158, "altitude suppressed");

@@ -39,7 +39,7 @@ fn float(v: f64) -> String {
     }
 }
 
-/// The seed of `laplace_noise` for a cell: the row's identity (raw columns) and the column
+/// The seed of `laplace_noise` (and of non-deterministic `encrypt`) for a cell: the row's identity (raw columns) and the column
 /// name, so noise is independent between cells and stable across runs.
 fn noise_seed(table: Table, col: &str) -> String {
     let row = match table {
@@ -81,6 +81,16 @@ fn expr_for(t: &TablePolicy, col: &str) -> String {
                     float(*scale),
                     noise_seed(t.table, col)
                 );
+            }
+            RuleKind::Encrypt {
+                columns,
+                deterministic,
+            } if columns.iter().any(|c| c == col) => {
+                return if *deterministic {
+                    format!("encrypt({})", ident(col))
+                } else {
+                    format!("encrypt({}, {})", ident(col), noise_seed(t.table, col))
+                };
             }
             RuleKind::Suppress { columns } if columns.iter().any(|c| c == col) => {
                 return format!("CASE WHEN false THEN {} END", ident(col));

@@ -39,6 +39,6 @@ mod compile;
 mod key;
 mod model;
 
-pub use compile::{CompiledView, RAW_SCHEMA, VIEW_SCHEMA};
+pub use compile::{CompiledView, RAW_SCHEMA, VIEW_SCHEMA, ident, literal};
 pub use key::{DEFAULT_KEY_ENV, KeyConfig, KeyError, load_key};
 pub use model::{Policy, PolicyError, Rule, RuleKind, TablePolicy};

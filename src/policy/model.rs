@@ -100,6 +100,13 @@ pub enum RuleKind {
         /// Laplace scale b, in the column's unit.
         scale: f64,
     },
+    /// Encrypt columns with AES-256-GCM-SIV (reversible by the key holder: `datamin decrypt`).
+    Encrypt {
+        /// Columns (encrypted as their string form).
+        columns: Vec<String>,
+        /// Equal values give equal ciphertexts (joinable); else the nonce depends on the row.
+        deterministic: bool,
+    },
     /// Replace the values of columns by NULL (local suppression).
     Suppress {
         /// Columns.
@@ -145,6 +152,7 @@ impl RuleKind {
             RuleKind::Quantize { .. } => "quantize",
             RuleKind::Noise { .. } => "noise",
             RuleKind::Suppress { .. } => "suppress",
+            RuleKind::Encrypt { .. } => "encrypt",
             RuleKind::SuppressRows { .. } => "suppress_rows",
             RuleKind::Retention { .. } => "retention",
             RuleKind::Downsample { .. } => "downsample",
@@ -160,6 +168,7 @@ impl RuleKind {
             | RuleKind::GeneralizeNumber { columns, .. }
             | RuleKind::Quantize { columns, .. }
             | RuleKind::Noise { columns, .. }
+            | RuleKind::Encrypt { columns, .. }
             | RuleKind::Suppress { columns } => columns.iter().map(String::as_str).collect(),
             RuleKind::GeneralizeCoordinates { lat, long, .. } => vec![lat, long],
             RuleKind::SuppressRows { .. }
@@ -200,7 +209,8 @@ pub struct Policy {
 }
 
 /// Rule names of policy v1.
-pub const RULES: [&str; 11] = [
+pub const RULES: [&str; 12] = [
+    "encrypt",
     "pseudonymize",
     "generalize_coordinates",
     "truncate_time",
@@ -281,6 +291,7 @@ struct RawRule {
     max_age_days: Option<Spanned<f64>>,
     interval_s: Option<Spanned<f64>>,
     k: Option<Spanned<i64>>,
+    deterministic: Option<Spanned<bool>>,
 }
 
 struct Ctx<'a> {
@@ -592,6 +603,7 @@ fn validate_rule(
         "retention" => &["column", "max_age_days"],
         "downsample" => &["column", "interval_s"],
         "k_anonymity" => &["columns", "k"],
+        "encrypt" => &["columns", "deterministic"],
         other => {
             return Err(cx.err(
                 Some(rule_span),
@@ -603,7 +615,8 @@ fn validate_rule(
             ));
         }
     };
-    let present: [(&str, Option<std::ops::Range<usize>>); 14] = [
+    let present: [(&str, Option<std::ops::Range<usize>>); 15] = [
+        ("deterministic", r.deterministic.as_ref().map(|s| s.span())),
         ("step", r.step.as_ref().map(|s| s.span())),
         ("scale", r.scale.as_ref().map(|s| s.span())),
         ("where", r.where_.as_ref().map(|s| s.span())),
@@ -820,6 +833,10 @@ fn validate_rule(
                 }
             }
         }
+        "encrypt" => RuleKind::Encrypt {
+            columns: columns(&|_| true, "any type")?,
+            deterministic: r.deterministic.as_ref().is_none_or(|d| *d.get_ref()),
+        },
         "suppress" => RuleKind::Suppress {
             columns: columns(&|_| true, "any type")?,
         },

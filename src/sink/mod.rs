@@ -1,3 +1,88 @@
 //! Where minimized output goes. [`parquet`] writes deterministic Parquet files.
 
 pub mod parquet;
+
+use datafusion::common::{DataFusionError, Result};
+use datafusion::object_store::path::Path;
+
+/// Reads the Parquet file `input`, decrypts `columns` with `key` (see
+/// `datamin_udfs::encrypt`) and writes the result to `output`, keeping the other columns and
+/// the file's key-value metadata. Returns the number of rows.
+pub async fn decrypt_file(
+    key: datamin_udfs::PseudonymKey,
+    input: &str,
+    output: &str,
+    columns: &[String],
+) -> Result<u64> {
+    use datafusion::prelude::ParquetReadOptions;
+    let ctx = crate::context::session_context(Some(key), 1);
+    let in_url = crate::store::location_to_url(input)?;
+    let df = ctx
+        .read_parquet(in_url.as_str(), ParquetReadOptions::default())
+        .await?;
+    let schema = df.schema().clone();
+    for c in columns {
+        if schema.field_with_unqualified_name(c).is_err() {
+            return Err(DataFusionError::Plan(format!(
+                "{input} has no column '{c}'"
+            )));
+        }
+    }
+    let exprs: Vec<String> = schema
+        .fields()
+        .iter()
+        .map(|f| {
+            let q = crate::policy::ident(f.name());
+            if columns.contains(f.name()) {
+                format!("decrypt({q}) AS {q}")
+            } else {
+                q
+            }
+        })
+        .collect();
+    ctx.register_table("encrypted", df.into_view())?;
+    let out = ctx
+        .sql(&format!("SELECT {} FROM encrypted", exprs.join(", ")))
+        .await?;
+    let out_schema = std::sync::Arc::new(out.schema().as_arrow().clone());
+    let batches = out.collect().await?;
+    // keep the provenance metadata of the input
+    let store_url = datafusion::execution::object_store::ObjectStoreUrl::parse(
+        &in_url[..url::Position::BeforePath],
+    )?;
+    let store = ctx.runtime_env().object_store(&store_url)?;
+    let meta = {
+        use datafusion::object_store::ObjectStoreExt;
+        let bytes = store
+            .get(&Path::from_url_path(in_url.path())?)
+            .await?
+            .bytes()
+            .await?;
+        let reader =
+            datafusion::parquet::file::serialized_reader::SerializedFileReader::new(bytes)?;
+        use datafusion::parquet::file::reader::FileReader;
+        reader
+            .metadata()
+            .file_metadata()
+            .key_value_metadata()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|kv| (kv.key, kv.value.unwrap_or_default()))
+            .collect()
+    };
+    let out_url = crate::store::location_to_url(output)?;
+    let out_store_url = datafusion::execution::object_store::ObjectStoreUrl::parse(
+        &out_url[..url::Position::BeforePath],
+    )?;
+    let out_store = ctx.runtime_env().object_store(&out_store_url)?;
+    let w = parquet::write(
+        &out_store,
+        &Path::from_url_path(out_url.path())?,
+        out_schema,
+        &batches,
+        meta,
+    )
+    .await?;
+    Ok(w.rows)
+}

@@ -11,6 +11,7 @@
 //! | [`truncate_time`](truncate_time::TruncateTimeFunc) | `truncate_time` | generalization (rounding of time) |
 //! | [`generalize_number`](generalize_number::GeneralizeNumberFunc) | `generalize_number` | generalization (bands, top/bottom coding) |
 //! | [`quantize`](quantize::QuantizeFunc) | `quantize` | generalization (rounding) |
+//! | [`encrypt`](encrypt::EncryptFunc), [`decrypt`](encrypt::DecryptFunc) | `encrypt` | deterministic encryption (AES-256-GCM-SIV) |
 //! | [`laplace_noise`](laplace_noise::LaplaceNoiseFunc) | `noise` | randomization (noise addition, keyed) |
 //!
 //! ```
@@ -33,6 +34,7 @@ use std::sync::Arc;
 use datafusion::logical_expr::ScalarUDF;
 use datafusion::prelude::SessionContext;
 
+pub mod encrypt;
 pub mod generalize_coordinates;
 pub mod generalize_number;
 pub mod geo;
@@ -60,6 +62,8 @@ pub fn functions(key: Option<PseudonymKey>) -> Vec<Arc<ScalarUDF>> {
         Arc::new(ScalarUDF::from(pseudonymize::PseudonymizeFunc::new(
             key.clone(),
         ))),
+        Arc::new(ScalarUDF::from(encrypt::EncryptFunc::new(key.clone()))),
+        Arc::new(ScalarUDF::from(encrypt::DecryptFunc::new(key.clone()))),
         Arc::new(ScalarUDF::from(laplace_noise::LaplaceNoiseFunc::new(key))),
         Arc::new(ScalarUDF::from(quantize::QuantizeFunc::new())),
         Arc::new(ScalarUDF::from(
