@@ -9,6 +9,7 @@
 //!   (the only thing revealed), so encrypted columns can still be joined and grouped;
 //! - `encrypt(value, seed)` — nonce from `seed` instead (e.g. the row id): equal plaintexts
 //!   in different rows give different ciphertexts.
+//!
 //! AES-GCM-SIV is nonce-misuse resistant (RFC 8452 §1), so a repeated nonce never leaks more
 //! than plaintext equality.
 //!
