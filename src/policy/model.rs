@@ -709,6 +709,25 @@ fn validate_rule(
                 .map(|c| check_col(c, &key, want, what))
                 .collect()
         };
+    // A required parameter that must be a positive, finite number.
+    let positive = |p: &str, v: &Option<Spanned<f64>>| -> Result<f64, PolicyError> {
+        let Some(v) = v else {
+            return Err(cx.err(
+                Some(rule_span.clone()),
+                &format!("{rkey}.{p}"),
+                format!("rule '{name}' needs '{p}' (a number > 0)"),
+            ));
+        };
+        let x = *v.get_ref();
+        if !(x.is_finite() && x > 0.0) {
+            return Err(cx.err(
+                Some(v.span()),
+                &format!("{rkey}.{p}"),
+                format!("{p} must be > 0, got {x}"),
+            ));
+        }
+        Ok(x)
+    };
     let kind = match name {
         "pseudonymize" => RuleKind::Pseudonymize {
             columns: columns(&|_| true, "any type")?,
@@ -806,21 +825,7 @@ fn validate_rule(
             } else {
                 ("scale", &r.scale)
             };
-            let Some(v) = v else {
-                return Err(cx.err(
-                    Some(rule_span),
-                    &format!("{rkey}.{p}"),
-                    format!("rule '{name}' needs '{p}' (> 0, in the column's unit)"),
-                ));
-            };
-            let x = *v.get_ref();
-            if !(x.is_finite() && x > 0.0) {
-                return Err(cx.err(
-                    Some(v.span()),
-                    &format!("{rkey}.{p}"),
-                    format!("{p} must be > 0, got {x}"),
-                ));
-            }
+            let x = positive(p, v)?;
             if name == "quantize" {
                 RuleKind::Quantize {
                     columns: cols,
@@ -874,21 +879,7 @@ fn validate_rule(
             } else {
                 ("interval_s", &r.interval_s)
             };
-            let Some(v) = v else {
-                return Err(cx.err(
-                    Some(rule_span),
-                    &format!("{rkey}.{p}"),
-                    format!("rule '{name}' needs '{p}'"),
-                ));
-            };
-            let x = *v.get_ref();
-            if !(x.is_finite() && x > 0.0) {
-                return Err(cx.err(
-                    Some(v.span()),
-                    &format!("{rkey}.{p}"),
-                    format!("{p} must be > 0, got {x}"),
-                ));
-            }
+            let x = positive(p, v)?;
             if name == "retention" {
                 RuleKind::Retention {
                     column: col,
