@@ -370,7 +370,7 @@ async fn async_main(cli: Cli) -> ExitCode {
                 Ok(k) => k,
                 Err(e) => return fail(e),
             };
-            match datamin::sink::decrypt_file(key, &input, &output, &columns).await {
+            match datamin::sink::decrypt::decrypt_file(key, &input, &output, &columns).await {
                 Ok(rows) => {
                     println!(
                         "decrypted {} column(s) of {rows} rows -> {output}",
@@ -489,18 +489,8 @@ async fn inspect(file: &str, json: bool) -> ExitCode {
         return fail(format!("{file}: not a .fit or .tcx file"));
     };
     let ctx = session_context(None, 1);
-    let store_url = match datafusion::execution::object_store::ObjectStoreUrl::parse(
-        &url[..url::Position::BeforePath],
-    ) {
-        Ok(u) => u,
-        Err(e) => return fail(e),
-    };
-    let store = match ctx.runtime_env().object_store(&store_url) {
-        Ok(s) => s,
-        Err(e) => return fail(e),
-    };
-    let path = match datafusion::object_store::path::Path::from_url_path(url.path()) {
-        Ok(p) => p,
+    let (store, path) = match datamin::store::resolve(&ctx, file) {
+        Ok(r) => (r.store, r.path),
         Err(e) => return fail(e),
     };
     let bytes = match store.get(&path).await {

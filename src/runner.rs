@@ -22,7 +22,6 @@ use std::time::Instant;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::common::{DataFusionError, Result};
 use datafusion::datasource::listing::ListingTableUrl;
-use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::object_store::path::Path;
 use datafusion::object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use futures::{StreamExt, TryStreamExt};
@@ -35,7 +34,7 @@ use crate::policy::{Policy, RuleKind};
 use crate::schema::Table;
 use crate::sink::parquet;
 use crate::source::files::{SourceFile, list_activity_files};
-use crate::store::location_to_url;
+use crate::store::{location_to_url, resolve};
 
 /// Options of a batch run.
 #[derive(Debug, Clone)]
@@ -138,14 +137,6 @@ impl RunSummary {
         }
         s
     }
-}
-
-/// Splits a location into its store URL and the object path of the location.
-fn split_location(location: &str) -> Result<(ObjectStoreUrl, Path, String)> {
-    let url = location_to_url(location)?;
-    let store_url = ObjectStoreUrl::parse(&url[..url::Position::BeforePath])?;
-    let path = Path::from_url_path(url.path())?;
-    Ok((store_url, path, url.to_string()))
 }
 
 /// Decodes the files with up to `jobs` at a time, keeping their order.
@@ -263,8 +254,9 @@ pub async fn run_batch(
     )
     .await?;
 
-    let (out_store_url, out_prefix, out_display) = split_location(&opts.output)?;
-    let out_store = ctx.runtime_env().object_store(&out_store_url)?;
+    let out = resolve(ctx, &opts.output)?;
+    let (out_store, out_store_url, out_prefix, out_display) =
+        (out.store, out.store_url, out.path, out.url.to_string());
     let existing: Vec<Path> = out_store
         .list(Some(&out_prefix))
         .map_ok(|m| m.location)

@@ -93,3 +93,32 @@ pub fn location_to_url(location: &str) -> Result<Url> {
     };
     r.map_err(|_| DataFusionError::Configuration(format!("bad path '{location}'")))
 }
+
+/// A location resolved against a session's object stores.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    /// The store holding the location.
+    pub store: Arc<dyn ObjectStore>,
+    /// The store's URL (`file://`, `s3://bucket`).
+    pub store_url: datafusion::execution::object_store::ObjectStoreUrl,
+    /// The object path of the location inside the store.
+    pub path: datafusion::object_store::path::Path,
+    /// The full URL of the location.
+    pub url: Url,
+}
+
+/// Resolves a CLI location (path or URL) to its store, store URL and object path.
+pub fn resolve(ctx: &datafusion::prelude::SessionContext, location: &str) -> Result<Resolved> {
+    let url = location_to_url(location)?;
+    let store_url = datafusion::execution::object_store::ObjectStoreUrl::parse(
+        &url[..url::Position::BeforePath],
+    )?;
+    let store = ctx.runtime_env().object_store(&store_url)?;
+    let path = datafusion::object_store::path::Path::from_url_path(url.path())?;
+    Ok(Resolved {
+        store,
+        store_url,
+        path,
+        url,
+    })
+}

@@ -1,0 +1,69 @@
+//! `datamin decrypt`: decrypt the `encrypt`ed columns of a Parquet file.
+
+use datafusion::common::{DataFusionError, Result};
+
+use super::parquet;
+
+/// Reads the Parquet file `input`, decrypts `columns` with `key` (see
+/// `datamin_udfs::encrypt`) and writes the result to `output`, keeping the other columns and
+/// the file's key-value metadata. Returns the number of rows.
+pub async fn decrypt_file(
+    key: datamin_udfs::PseudonymKey,
+    input: &str,
+    output: &str,
+    columns: &[String],
+) -> Result<u64> {
+    use datafusion::prelude::ParquetReadOptions;
+    let ctx = crate::context::session_context(Some(key), 1);
+    let in_url = crate::store::location_to_url(input)?;
+    let df = ctx
+        .read_parquet(in_url.as_str(), ParquetReadOptions::default())
+        .await?;
+    let schema = df.schema().clone();
+    for c in columns {
+        if schema.field_with_unqualified_name(c).is_err() {
+            return Err(DataFusionError::Plan(format!(
+                "{input} has no column '{c}'"
+            )));
+        }
+    }
+    let exprs: Vec<String> = schema
+        .fields()
+        .iter()
+        .map(|f| {
+            let q = crate::policy::ident(f.name());
+            if columns.contains(f.name()) {
+                format!("decrypt({q}) AS {q}")
+            } else {
+                q
+            }
+        })
+        .collect();
+    ctx.register_table("encrypted", df.into_view())?;
+    let out = ctx
+        .sql(&format!("SELECT {} FROM encrypted", exprs.join(", ")))
+        .await?;
+    let out_schema = std::sync::Arc::new(out.schema().as_arrow().clone());
+    let batches = out.collect().await?;
+    // keep the provenance metadata of the input
+    let input_loc = crate::store::resolve(&ctx, input)?;
+    let meta = {
+        use datafusion::object_store::ObjectStoreExt;
+        let bytes = input_loc.store.get(&input_loc.path).await?.bytes().await?;
+        let reader =
+            datafusion::parquet::file::serialized_reader::SerializedFileReader::new(bytes)?;
+        use datafusion::parquet::file::reader::FileReader;
+        reader
+            .metadata()
+            .file_metadata()
+            .key_value_metadata()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|kv| (kv.key, kv.value.unwrap_or_default()))
+            .collect()
+    };
+    let out = crate::store::resolve(&ctx, output)?;
+    let w = parquet::write(&out.store, &out.path, out_schema, &batches, meta).await?;
+    Ok(w.rows)
+}
