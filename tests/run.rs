@@ -59,15 +59,7 @@ async fn run_into(out: &Path) -> datamin::runner::RunSummary {
 fn read_parquet(p: &Path) -> (Vec<RecordBatch>, Vec<(String, String)>) {
     let f = std::fs::File::open(p).unwrap();
     let b = ParquetRecordBatchReaderBuilder::try_new(f).unwrap();
-    let kv = b
-        .metadata()
-        .file_metadata()
-        .key_value_metadata()
-        .cloned()
-        .unwrap_or_default()
-        .into_iter()
-        .map(|kv| (kv.key, kv.value.unwrap_or_default()))
-        .collect();
+    let kv = datamin::sink::parquet::key_value_metadata(b.metadata().file_metadata());
     (b.build().unwrap().map(|r| r.unwrap()).collect(), kv)
 }
 

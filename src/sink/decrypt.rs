@@ -53,15 +53,7 @@ pub async fn decrypt_file(
         let reader =
             datafusion::parquet::file::serialized_reader::SerializedFileReader::new(bytes)?;
         use datafusion::parquet::file::reader::FileReader;
-        reader
-            .metadata()
-            .file_metadata()
-            .key_value_metadata()
-            .cloned()
-            .unwrap_or_default()
-            .into_iter()
-            .map(|kv| (kv.key, kv.value.unwrap_or_default()))
-            .collect()
+        parquet::key_value_metadata(reader.metadata().file_metadata())
     };
     let out = crate::store::resolve(&ctx, output)?;
     let w = parquet::write(&out.store, &out.path, out_schema, &batches, meta).await?;

@@ -43,6 +43,19 @@ pub fn writer_properties(mut metadata: Vec<(String, String)>) -> Result<WriterPr
         .build())
 }
 
+/// The key-value metadata of a Parquet file as `(key, value)` pairs (missing values as
+/// empty strings): the inverse of the `metadata` given to [`writer_properties`].
+pub fn key_value_metadata(
+    file: &datafusion::parquet::file::metadata::FileMetaData,
+) -> Vec<(String, String)> {
+    file.key_value_metadata()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|kv| (kv.key, kv.value.unwrap_or_default()))
+        .collect()
+}
+
 /// Encodes `batches` (all of `schema`) as one Parquet file in memory.
 pub fn encode(
     schema: SchemaRef,
