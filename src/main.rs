@@ -117,6 +117,12 @@ enum Command {
         /// Rounding quantum of published distances, metres.
         #[arg(long, default_value_t = 100.0)]
         distance_quantum_m: f64,
+        /// Range of the keyed zone-centre offset, multiples of R: `LO,HI`.
+        #[arg(long, value_delimiter = ',', default_values_t = [datamin::privacy::OFFSET_RANGE.0, datamin::privacy::OFFSET_RANGE.1])]
+        offset_range: Vec<f64>,
+        /// Largest keyed extra path length hidden beyond each zone boundary, metres.
+        #[arg(long, default_value_t = datamin::privacy::ZoneConfig::default().trim_m)]
+        trim_m: f64,
         /// Seed of the synthetic data (homes, track choice, rotation).
         #[arg(long, default_value_t = 1)]
         seed: u64,
@@ -324,10 +330,15 @@ async fn async_main(cli: Cli) -> ExitCode {
             activities,
             radius_m,
             distance_quantum_m,
+            offset_range,
+            trim_m,
             seed,
             json,
         } => {
             use datamin::privacy::{ZoneConfig, evaluate as ev};
+            let [lo, hi] = offset_range[..] else {
+                return fail("--offset-range takes two numbers: LO,HI");
+            };
             let acts = match datamin::privacy::evaluate::load_activities(&input).await {
                 Ok(a) => a,
                 Err(e) => return fail(e),
@@ -344,8 +355,9 @@ async fn async_main(cli: Cli) -> ExitCode {
                 ev::Defence::Datamin(ZoneConfig {
                     radius_m,
                     distance_quantum_m,
-                    offset: true,
-                    zones: vec![],
+                    offset_range: (lo, hi),
+                    trim_m,
+                    ..ZoneConfig::default()
                 }),
             ];
             let res = ev::evaluate(&subj, &defences, &key);

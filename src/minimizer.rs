@@ -52,10 +52,13 @@ pub struct Minimizer {
 }
 
 impl Minimizer {
-    /// Compiles `policy`; `key` is needed when it has an enabled `pseudonymize` rule.
+    /// Compiles `policy`; `key` is needed when [`Policy::needs_key`] (keyed rules:
+    /// `pseudonymize`, `noise`, `encrypt`, the privacy zone's offset and trimming).
     pub async fn new(policy: Policy, key: Option<PseudonymKey>) -> Result<Self> {
         if policy.needs_key() && key.is_none() {
-            return plan_err!("the policy pseudonymizes data but no key was given");
+            return plan_err!(
+                "the policy has keyed rules (pseudonymize, noise, encrypt or a privacy zone offset/trim) but no key was given"
+            );
         }
         let ctx = session_context(key.clone(), 0);
         // Keep partition order: no round-robin shuffles between the scan and the output.

@@ -242,6 +242,8 @@ struct RawZone {
     radius_m: Option<Spanned<f64>>,
     distance_quantum_m: Option<Spanned<f64>>,
     offset: Option<bool>,
+    offset_range: Option<Spanned<Vec<f64>>>,
+    trim_m: Option<Spanned<f64>>,
     #[serde(default)]
     zones: Vec<Spanned<RawExplicitZone>>,
 }
@@ -502,9 +504,12 @@ impl Policy {
         self.enabled_rules().any(|(_, r)| {
             matches!(
                 r.kind,
-                RuleKind::Pseudonymize { .. } | RuleKind::Noise { .. }
+                RuleKind::Pseudonymize { .. } | RuleKind::Noise { .. } | RuleKind::Encrypt { .. }
             )
-        }) || self.privacy_zone.as_ref().is_some_and(|z| z.offset)
+        }) || self
+            .privacy_zone
+            .as_ref()
+            .is_some_and(|z| z.offset || z.trim_m > 0.0)
     }
 
     /// Enabled rules with their table.
@@ -554,6 +559,30 @@ fn validate_zone(
         cfg.distance_quantum_m = *q.get_ref();
     }
     cfg.offset = z.offset.unwrap_or(true);
+    if let Some(r) = &z.offset_range {
+        match r.get_ref()[..] {
+            [lo, hi] if lo.is_finite() && hi.is_finite() && 0.0 <= lo && lo <= hi && hi <= 20.0 => {
+                cfg.offset_range = (lo, hi)
+            }
+            _ => {
+                return Err(cx.err(
+                    Some(r.span()),
+                    "privacy_zone.offset_range",
+                    "offset_range must be [lo, hi] with 0 <= lo <= hi <= 20 (multiples of radius_m)",
+                ));
+            }
+        }
+    }
+    if let Some(t) = &z.trim_m {
+        if !(t.get_ref().is_finite() && *t.get_ref() >= 0.0 && *t.get_ref() <= 100_000.0) {
+            return Err(cx.err(
+                Some(t.span()),
+                "privacy_zone.trim_m",
+                "trim_m must be between 0 and 100000 metres",
+            ));
+        }
+        cfg.trim_m = *t.get_ref();
+    }
     for (i, e) in z.zones.into_iter().enumerate() {
         let sp = e.span();
         let e = e.into_inner();

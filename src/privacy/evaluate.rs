@@ -2,8 +2,10 @@
 //!
 //! A labelled set of synthetic subjects is built from **real tracks**: each subject gets a
 //! secret home and `activities` tracks taken from real activity files, rotated by a random
-//! angle and moved so that they start at the home and, run out and back, end there too.
-//! A [`Defence`] is applied, then three attacks run on what it publishes:
+//! angle and moved so that they start at the home and end there too: even-numbered
+//! activities run a track out and back, odd-numbered ones are loops (half of one track out,
+//! half of another back, so the way home differs).
+//! A [`Defence`] is applied, then four attacks run on what it publishes:
 //!
 //! - **endpoint fitting** (Hassan et al., USENIX Security 2018): a least-squares circle
 //!   (Kåsa fit) through the first and last visible points of all of a subject's activities;
@@ -12,7 +14,11 @@
 //!   (last) visible point publishes how far along the track it is from the start (from the
 //!   end); the estimate is the point whose distances to those points best match
 //!   (Gauss–Newton multilateration);
-//! - **naive centroid** of the first and last visible points.
+//! - **naive centroid** of the first and last visible points;
+//! - **offset-aware centroid** (ours, against datamin's own design): tracks leaving a circle
+//!   from a point inside it exit more densely on the side nearest that point, so the centroid
+//!   of the exits lies halfway between the fitted circle's centre and the home; the estimate
+//!   is the centroid reflected through the fitted centre, `2·centroid − centre`.
 //!
 //! An attack succeeds on a subject when its estimate is within 22.95 m (Dhondt et al.'s
 //! threshold) or 100 m of the true home.
@@ -141,21 +147,44 @@ pub fn synthesize(
         for k in 0..per_subject {
             let t = &tracks[(rng.next_f64() * tracks.len() as f64) as usize];
             let th = rng.next_f64() * std::f64::consts::TAU;
-            let (c, sn) = (th.cos(), th.sin());
             let t_start: i64 = 1_700_000_000_000_000 + (s * 1000 + k) as i64 * 86_400_000_000;
-            let last_t = t.last().map_or(0.0, |p| p.2);
-            // out and back: the track, then the same track reversed, ending at the home
-            let out_back = t.iter().map(|&(x, y, ts)| (x, y, ts)).chain(
+            let rot = |th: f64, p: &(f64, f64, f64)| {
+                let (c, sn) = (th.cos(), th.sin());
+                (p.0 * c - p.1 * sn, p.0 * sn + p.1 * c, p.2)
+            };
+            let path: Vec<(f64, f64, f64)> = if k % 2 == 0 {
+                // out and back: the track, then the same track reversed, ending at the home
+                let last_t = t.last().map_or(0.0, |p| p.2);
                 t.iter()
-                    .rev()
-                    .map(|&(x, y, ts)| (x, y, 2.0 * last_t - ts + 1.0)),
-            );
+                    .map(|p| rot(th, p))
+                    .chain(
+                        t.iter()
+                            .rev()
+                            .map(|p| rot(th, &(p.0, p.1, 2.0 * last_t - p.2 + 1.0))),
+                    )
+                    .collect()
+            } else {
+                // a loop: the first half of the track out, then the first half of another
+                // track, turned to meet it, back to the home (the route home differs)
+                let u = &tracks[(rng.next_f64() * tracks.len() as f64) as usize];
+                let (a, b) = (&t[..t.len() / 2], &u[..u.len() / 2]);
+                let (pa, pb) = (a[a.len() - 1], b[b.len() - 1]);
+                let th_b = th + pa.1.atan2(pa.0) - pb.1.atan2(pb.0);
+                let (t_a, t_b) = (pa.2, pb.2);
+                a.iter()
+                    .map(|p| rot(th, p))
+                    .chain(
+                        b.iter()
+                            .rev()
+                            .map(|p| rot(th_b, &(p.0, p.1, t_a + 1.0 + t_b - p.2))),
+                    )
+                    .collect()
+            };
             let mut records = Vec::new();
             let mut dist = 0.0;
             let mut prev: Option<(f64, f64)> = None;
-            for (x, y, ts) in out_back {
-                let (rx, ry) = (x * c - y * sn, x * sn + y * c);
-                let (la, lo) = frame.to_latlon(rx, ry);
+            for (x, y, ts) in path {
+                let (la, lo) = frame.to_latlon(x, y);
                 if let Some((pa, po)) = prev {
                     dist += haversine_m(pa, po, la, lo);
                 }
@@ -324,8 +353,9 @@ pub fn multilaterate(pts: &[(f64, f64)], dists: &[f64]) -> Option<(f64, f64)> {
     Some((x, y))
 }
 
-/// The three attacks' estimates (metres in a frame at the true home) for one subject.
-pub fn attack(published: &[Activity], frame: &LocalFrame) -> [Option<(f64, f64)>; 3] {
+/// The attacks' estimates (metres in a frame at the true home) for one subject, in the order
+/// of [`ATTACKS`].
+pub fn attack(published: &[Activity], frame: &LocalFrame) -> [Option<(f64, f64)>; 4] {
     let mut ends = Vec::new();
     let mut ml_pts = Vec::new();
     let mut ml_d = Vec::new();
@@ -363,11 +393,20 @@ pub fn attack(published: &[Activity], frame: &LocalFrame) -> [Option<(f64, f64)>
             ends.iter().map(|p| p.1).sum::<f64>() / n,
         )
     });
-    [fit_circle(&ends), multilaterate(&ml_pts, &ml_d), centroid]
+    let circle = fit_circle(&ends);
+    let reflected = circle
+        .zip(centroid)
+        .map(|(c, m)| (2.0 * m.0 - c.0, 2.0 * m.1 - c.1));
+    [circle, multilaterate(&ml_pts, &ml_d), centroid, reflected]
 }
 
 /// Names of the attacks, in the order of [`attack`].
-pub const ATTACKS: [&str; 3] = ["endpoint circle fit", "distance leakage", "naive centroid"];
+pub const ATTACKS: [&str; 4] = [
+    "endpoint circle fit",
+    "distance leakage",
+    "naive centroid",
+    "offset-aware centroid",
+];
 
 /// Results of one defence.
 #[derive(Debug, Clone, Serialize)]
@@ -388,7 +427,7 @@ pub fn evaluate(subjects: &[Subject], defences: &[Defence], key: &[u8]) -> Vec<D
     defences
         .iter()
         .map(|d| {
-            let mut errs: [Vec<f64>; 3] = Default::default();
+            let mut errs: [Vec<f64>; 4] = Default::default();
             let (mut kept, mut total, mut dist_err, mut n_sessions) = (0usize, 0usize, 0.0, 0usize);
             for s in subjects {
                 let published = publish(s, d, key);
@@ -436,7 +475,7 @@ pub fn evaluate(subjects: &[Subject], defences: &[Defence], key: &[u8]) -> Vec<D
 /// Renders results as a Markdown table.
 pub fn render(results: &[DefenceResult], subjects: usize, per_subject: usize) -> String {
     let mut s = format!(
-        "{subjects} subjects × {per_subject} activities (real tracks, out and back from a secret home)\n\n\
+        "{subjects} subjects × {per_subject} activities (real tracks, out-and-back and loops from a secret home)\n\n\
          | defence | attack | success ≤ 22.95 m | success ≤ 100 m | median error (m) | points kept | session distance change (m) |\n|---|---|---|---|---|---|---|\n"
     );
     for r in results {

@@ -10,10 +10,12 @@
 //!    activity's start or end (automatic zones) or inside an explicit zone of the subject.
 //! 2. **The zone centre is shifted** by a keyed offset that is stable per subject
 //!    ([`subject_offset`]: bearing and distance from HMAC-SHA256(key, subject), distance
-//!    uniform in [`OFFSET_RANGE`]·R), never re-drawn per activity (re-drawing lets an
-//!    attacker average it away). The zone's radius grows by the same distance (`R + |o|`), so
-//!    every point within `R` of the true start/end is still hidden while the circle an
-//!    attacker fits is centred on the shifted point, at least `R` from the home.
+//!    uniform in [`ZoneConfig::offset_range`]·R, default [`OFFSET_RANGE`]), never re-drawn
+//!    per activity (re-drawing lets an attacker average it away). The zone's radius grows by
+//!    the same distance (`R + |o|`), so every point within `R` of the true start/end is still
+//!    hidden while the circle an attacker fits is centred on the shifted point, far from the
+//!    home. Beyond each zone edge a keyed random stretch of path ([`ZoneConfig::trim_m`]) is
+//!    hidden too, so the visible endpoints do not lie on one circle.
 //! 3. **Derived values are recomputed from what remains.** Cumulative distance is re-based at
 //!    the first visible point (the hidden distance is gone, which defeats the distance
 //!    attack) and rounded to `distance_quantum_m`; lap and session start/end times and
@@ -56,6 +58,13 @@ pub struct ZoneConfig {
     pub distance_quantum_m: f64,
     /// Shift zone centres by the keyed per-subject offset (needs the key).
     pub offset: bool,
+    /// Range of the offset length as multiples of R, `[lo, hi)`; see [`subject_offset`].
+    pub offset_range: (f64, f64),
+    /// Beyond every zone boundary a track crosses, hide a further keyed random stretch of
+    /// path, uniform in `[0, trim_m)` metres and drawn per activity and crossing (needs the
+    /// key; 0: off). The points where tracks leave the zone then no longer lie on its
+    /// circle, so the circle an attacker fits through them is blurred too.
+    pub trim_m: f64,
     /// Explicit zones.
     pub zones: Vec<ExplicitZone>,
 }
@@ -66,28 +75,86 @@ impl Default for ZoneConfig {
             radius_m: 200.0,
             distance_quantum_m: 100.0,
             offset: true,
+            offset_range: OFFSET_RANGE,
+            trim_m: 300.0,
             zones: Vec::new(),
         }
     }
 }
 
-/// Range of the zone-centre offset as a fraction of R: `[lo, hi)`.
-pub const OFFSET_RANGE: (f64, f64) = (1.0, 1.5);
+/// Default range of the zone-centre offset as multiples of R: `[lo, hi)`.
+pub const OFFSET_RANGE: (f64, f64) = (2.5, 3.5);
 
-/// The keyed, per-subject stable offset of zone centres: `(bearing in radians, distance in
-/// metres)`, distance uniform in [`OFFSET_RANGE`]·R. Derived from
-/// `HMAC-SHA256(key, "datamin/zone-offset/" || subject)`: the same key and subject always
-/// give the same offset, and without the key it cannot be predicted.
-pub fn subject_offset(key: &[u8], subject: &str, radius_m: f64) -> (f64, f64) {
+/// Two numbers uniform in [0, 1) from `HMAC-SHA256(key, domain || parts...)`.
+fn keyed_uniform(key: &[u8], domain: &[u8], parts: &[&[u8]]) -> (f64, f64) {
     let mut m = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key length");
-    m.update(b"datamin/zone-offset/");
-    m.update(subject.as_bytes());
+    m.update(domain);
+    for p in parts {
+        m.update(p);
+    }
     let h = m.finalize().into_bytes();
     let u = |b: &[u8]| u64::from_be_bytes(b.try_into().expect("8 bytes")) as f64 / 2f64.powi(64);
-    let bearing = u(&h[0..8]) * std::f64::consts::TAU;
-    let (lo, hi) = OFFSET_RANGE;
-    let dist = radius_m * (lo + (hi - lo) * u(&h[8..16]));
-    (bearing, dist)
+    (u(&h[0..8]), u(&h[8..16]))
+}
+
+/// The keyed, per-subject stable offset of zone centres: `(bearing in radians, distance in
+/// metres)`, bearing uniform in [0, 2π), distance uniform in `range`·R. Derived from
+/// `HMAC-SHA256(key, "datamin/zone-offset/" || subject)`: the same key and subject always
+/// give the same offset, and without the key it cannot be predicted.
+pub fn subject_offset(key: &[u8], subject: &str, radius_m: f64, range: (f64, f64)) -> (f64, f64) {
+    let (a, b) = keyed_uniform(key, b"datamin/zone-offset/", &[subject.as_bytes()]);
+    let (lo, hi) = range;
+    (a * std::f64::consts::TAU, radius_m * (lo + (hi - lo) * b))
+}
+
+/// Extends the hidden stretches of `keep` (one flag per record, `false` = hidden): every run
+/// of visible records that borders a hidden one loses a keyed random path length, uniform in
+/// `[0, trim_m)` metres, at that border. Drawn from
+/// `HMAC-SHA256(key, "datamin/zone-trim/" || activity_id || run || side)`, so reruns are
+/// identical.
+fn trim_borders(recs: &[RecordRow], keep: &mut [bool], trim_m: f64, key: &[u8], activity: &str) {
+    let n = keep.len();
+    let mut runs = Vec::new();
+    let mut i = 0;
+    while i < n {
+        if keep[i] {
+            let s = i;
+            while i < n && keep[i] {
+                i += 1;
+            }
+            runs.push((s, i));
+        } else {
+            i += 1;
+        }
+    }
+    for (k, &(s, e)) in runs.iter().enumerate() {
+        let (u_start, u_end) = keyed_uniform(
+            key,
+            b"datamin/zone-trim/",
+            &[activity.as_bytes(), &(k as u64).to_be_bytes()],
+        );
+        let mut hide = |order: &mut dyn Iterator<Item = usize>, len: f64| {
+            let (mut walked, mut prev) = (0.0, None::<(f64, f64)>);
+            for j in order {
+                if let Some(p) = recs[j].position_lat.zip(recs[j].position_long) {
+                    if let Some(q) = prev {
+                        walked += haversine_m(q.0, q.1, p.0, p.1);
+                    }
+                    prev = Some(p);
+                }
+                if walked >= len {
+                    break;
+                }
+                keep[j] = false;
+            }
+        };
+        if s > 0 {
+            hide(&mut (s..e), u_start * trim_m);
+        }
+        if e < n {
+            hide(&mut (s..e).rev(), u_end * trim_m);
+        }
+    }
 }
 
 /// The subject an activity belongs to: a Hive-style `subject=<id>` segment of its path,
@@ -136,7 +203,7 @@ pub fn apply_zone(
         ..Default::default()
     };
     let (bearing, dist) = match (cfg.offset, key) {
-        (true, Some(k)) => subject_offset(k, subject, cfg.radius_m.max(1.0)),
+        (true, Some(k)) => subject_offset(k, subject, cfg.radius_m.max(1.0), cfg.offset_range),
         _ => (0.0, 0.0),
     };
     let shifted = |lat: f64, long: f64, r: f64| {
@@ -168,7 +235,7 @@ pub fn apply_zone(
     }
     // 1. hide
     let mut hidden_state = true;
-    let keep: Vec<bool> = a
+    let mut keep: Vec<bool> = a
         .records
         .iter()
         .map(|r| {
@@ -180,6 +247,9 @@ pub fn apply_zone(
             !hidden_state
         })
         .collect();
+    if let (Some(k), true) = (key, cfg.trim_m > 0.0) {
+        trim_borders(&a.records, &mut keep, cfg.trim_m, k, &a.activity_id);
+    }
     let mut it = keep.iter();
     a.records
         .retain(|_| *it.next().expect("one flag per record"));
