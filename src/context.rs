@@ -12,6 +12,19 @@ use crate::format::ActivityFormat;
 use crate::format::provider::ActivityTableFactory;
 use crate::store::AutoStoreRegistry;
 
+/// The session's secret key, kept in the session config so that statements run later
+/// (`APPLY POLICY`) can use it for activity-level rules. `None` without a key.
+#[derive(Debug, Clone)]
+pub struct SessionKey(pub Option<PseudonymKey>);
+
+/// The key `ctx` was built with ([`session_context`]).
+pub fn session_key(ctx: &SessionContext) -> Option<PseudonymKey> {
+    ctx.state()
+        .config()
+        .get_extension::<SessionKey>()
+        .and_then(|k| k.0.clone())
+}
+
 /// Builds a session with datamin's functions (with `key` for `pseudonymize`), the FIT and
 /// TCX table factories, and the lazily-registering object store registry.
 ///
@@ -26,6 +39,7 @@ pub fn session_context(key: Option<PseudonymKey>, target_partitions: usize) -> S
     if target_partitions > 0 {
         config = config.with_target_partitions(target_partitions);
     }
+    config = config.with_extension(Arc::new(SessionKey(key.clone())));
     let runtime = RuntimeEnvBuilder::new()
         .with_object_store_registry(Arc::new(AutoStoreRegistry::new()))
         .build_arc()

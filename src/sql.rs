@@ -9,7 +9,7 @@ use datafusion::prelude::SessionContext;
 use datafusion::sql::parser::DFParser;
 
 use crate::format::ActivityFormat;
-use crate::format::provider::{ActivityTable, OnError};
+use crate::format::provider::{ActivityTable, OnError, Prepare};
 use crate::policy::{Policy, RAW_SCHEMA, VIEW_SCHEMA};
 use crate::schema::Table;
 use crate::store::location_to_url;
@@ -75,42 +75,181 @@ pub fn register_table(ctx: &SessionContext, spec: &TableSpec) -> Result<()> {
 }
 
 /// Registers `raw.<table>` for all four tables over `input`, and, with a policy, the
-/// `minimized.<table>` views of its compiled SQL.
+/// `minimized.<table>` views of its compiled SQL (replacing earlier ones).
+///
+/// With a policy that has a `[privacy_zone]`, the zone is applied to every activity as it is
+/// decoded (it needs whole tracks, so it runs before SQL): `raw.*` then holds the zoned
+/// activities, as in `datamin run`. The session's key ([`crate::context::session_key`]) is
+/// used for the keyed rules; errors if the policy needs one and the session has none.
 pub async fn register_input(
     ctx: &SessionContext,
     input: &str,
     policy: Option<&Policy>,
 ) -> Result<()> {
     let url = location_to_url(input)?;
-    run_script(ctx, &format!("CREATE SCHEMA IF NOT EXISTS {RAW_SCHEMA}")).await?;
+    let key = crate::context::session_key(ctx);
+    if policy.is_some_and(|p| p.needs_key()) && key.is_none() {
+        return Err(DataFusionError::Plan(
+            "the policy has keyed rules (pseudonymize, noise, encrypt or a privacy zone) but the session has no key: set DATAMIN_KEY or --key-file".into(),
+        ));
+    }
+    let prepare = policy.and_then(|p| p.privacy_zone.clone()).map(|zone| {
+        Prepare(Arc::new(move |a: &mut crate::format::Activity| {
+            crate::minimizer::prepare_activity(Some(&zone), key.as_ref(), a);
+        }))
+    });
+    ctx.sql(&format!("CREATE SCHEMA IF NOT EXISTS {RAW_SCHEMA}"))
+        .await?
+        .collect()
+        .await?;
     for t in Table::ALL {
-        let p = ActivityTable::try_new(
+        let mut p = ActivityTable::try_new(
             url.as_str(),
             t,
             vec![ActivityFormat::Fit, ActivityFormat::Tcx],
             OnError::Skip,
         )?;
-        ctx.register_table(TableReference::partial(RAW_SCHEMA, t.name()), Arc::new(p))?;
+        if let Some(prep) = &prepare {
+            p = p.with_prepare(prep.clone());
+        }
+        let name = TableReference::partial(RAW_SCHEMA, t.name());
+        ctx.deregister_table(name.clone())?;
+        ctx.register_table(name, Arc::new(p))?;
     }
     if let Some(p) = policy {
-        run_script(ctx, &format!("CREATE SCHEMA IF NOT EXISTS {VIEW_SCHEMA}")).await?;
+        ctx.sql(&format!("CREATE SCHEMA IF NOT EXISTS {VIEW_SCHEMA}"))
+            .await?
+            .collect()
+            .await?;
+        for t in Table::ALL {
+            ctx.deregister_table(TableReference::partial(VIEW_SCHEMA, t.name()))?;
+        }
         for v in p.compile() {
-            run_script(ctx, &v.sql).await?;
+            ctx.sql(&v.sql).await?.collect().await?;
         }
     }
     Ok(())
 }
 
 /// Runs every statement of `script` in order and returns the results of each.
+///
+/// Besides DataFusion's SQL, datamin understands
+/// `APPLY POLICY '<policy>' TO '<location>'`: it registers `raw.*` over the FIT/TCX files at
+/// `<location>` and the policy's `minimized.*` views ([`register_input`]). `<policy>` is a
+/// TOML file path, or the TOML text itself when it spans several lines; a bad policy fails
+/// with its location (`file:line:column: key: message`).
 pub async fn run_script(ctx: &SessionContext, script: &str) -> Result<Vec<Vec<RecordBatch>>> {
-    let statements = DFParser::parse_sql(script)?;
     let mut out = Vec::new();
-    for st in statements {
-        let plan = ctx.state().statement_to_plan(st).await?;
-        let df = ctx.execute_logical_plan(plan).await?;
-        out.push(df.collect().await?);
+    for piece in split_statements(script) {
+        if let Some(rest) = strip_keywords(&piece, &["APPLY", "POLICY"]) {
+            let (policy, location) = parse_apply_policy(rest)?;
+            let p = if policy.contains('\n') {
+                Policy::parse("<inline policy>", &policy)
+            } else {
+                Policy::from_file(&policy)
+            }
+            .map_err(|e| DataFusionError::Plan(e.to_string()))?;
+            register_input(ctx, &location, Some(&p)).await?;
+            out.push(Vec::new());
+            continue;
+        }
+        for st in DFParser::parse_sql(&piece)? {
+            let plan = ctx.state().statement_to_plan(st).await?;
+            let df = ctx.execute_logical_plan(plan).await?;
+            out.push(df.collect().await?);
+        }
     }
     Ok(out)
+}
+
+/// Splits `script` at `;` outside string literals, quoted identifiers and `--` comments;
+/// drops empty pieces.
+fn split_statements(script: &str) -> Vec<String> {
+    let (mut out, mut cur) = (Vec::new(), String::new());
+    let mut chars = script.chars().peekable();
+    let mut quote: Option<char> = None;
+    while let Some(c) = chars.next() {
+        match quote {
+            Some(q) => {
+                cur.push(c);
+                if c == q {
+                    quote = None;
+                }
+            }
+            None => match c {
+                '\'' | '"' => {
+                    quote = Some(c);
+                    cur.push(c);
+                }
+                '-' if chars.peek() == Some(&'-') => {
+                    for c in chars.by_ref() {
+                        if c == '\n' {
+                            cur.push('\n');
+                            break;
+                        }
+                    }
+                }
+                ';' => out.push(std::mem::take(&mut cur)),
+                _ => cur.push(c),
+            },
+        }
+    }
+    out.push(cur);
+    out.into_iter().filter(|s| !s.trim().is_empty()).collect()
+}
+
+/// `Some(rest)` when `s` starts with the keywords `kws` (any case, separated by whitespace).
+fn strip_keywords<'a>(s: &'a str, kws: &[&str]) -> Option<&'a str> {
+    let mut rest = s.trim_start();
+    for kw in kws {
+        let head = rest.get(..kw.len())?;
+        if !head.eq_ignore_ascii_case(kw) {
+            return None;
+        }
+        let tail = &rest[kw.len()..];
+        if !tail.starts_with(char::is_whitespace) && !tail.is_empty() {
+            return None;
+        }
+        rest = tail.trim_start();
+    }
+    Some(rest)
+}
+
+/// Parses `'<policy>' TO '<location>'`.
+fn parse_apply_policy(s: &str) -> Result<(String, String)> {
+    let usage = || {
+        DataFusionError::Plan(
+            "expected APPLY POLICY '<policy file or TOML>' TO '<location>'".into(),
+        )
+    };
+    let (policy, rest) = string_literal(s).ok_or_else(usage)?;
+    let rest = strip_keywords(rest, &["TO"]).ok_or_else(usage)?;
+    let (location, rest) = string_literal(rest).ok_or_else(usage)?;
+    if !rest.trim().is_empty() {
+        return Err(usage());
+    }
+    Ok((policy, location))
+}
+
+/// A leading SQL string literal (`'…'`, `''` for a quote) and what follows it.
+fn string_literal(s: &str) -> Option<(String, &str)> {
+    let s = s.trim_start();
+    let body = s.strip_prefix('\'')?;
+    let mut out = String::new();
+    let mut it = body.char_indices().peekable();
+    while let Some((i, c)) = it.next() {
+        if c == '\'' {
+            if it.peek().is_some_and(|(_, c)| *c == '\'') {
+                it.next();
+                out.push('\'');
+            } else {
+                return Some((out, &body[i + 1..]));
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    None
 }
 
 /// Renders batches in `format`.
@@ -158,4 +297,29 @@ pub fn statement_complete(buf: &str) -> bool {
         }
     }
     !in_str && last == Some(';')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statements_split_outside_quotes_and_comments() {
+        let s = "SELECT ';' AS \"a;b\"; -- no; split\nAPPLY POLICY 'x = 1;\n' TO 'd';;";
+        assert_eq!(
+            split_statements(s),
+            vec![
+                "SELECT ';' AS \"a;b\"".to_string(),
+                " \nAPPLY POLICY 'x = 1;\n' TO 'd'".to_string()
+            ]
+        );
+        let pieces = split_statements(s);
+        let rest = strip_keywords(&pieces[1], &["apply", "policy"]).unwrap();
+        assert_eq!(
+            parse_apply_policy(rest).unwrap(),
+            ("x = 1;\n".to_string(), "d".to_string())
+        );
+        assert_eq!(string_literal("'it''s' x"), Some(("it's".into(), " x")));
+        assert!(strip_keywords("APPLYPOLICY 'x'", &["APPLY", "POLICY"]).is_none());
+    }
 }

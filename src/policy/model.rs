@@ -893,6 +893,19 @@ fn validate_rule(
                     format!("not an SQL condition: {e}"),
                 ));
             }
+            // Resolve the columns (and functions) now, so that a typo is reported here, with
+            // its location, rather than when the view is created.
+            let planned = datafusion::common::DFSchema::try_from(table.schema().as_ref().clone())
+                .and_then(|schema| {
+                    datafusion::prelude::SessionContext::new().parse_sql_expr(w.get_ref(), &schema)
+                });
+            if let Err(e) = planned {
+                return Err(cx.err(
+                    Some(w.span()),
+                    &format!("{rkey}.where"),
+                    e.strip_backtrace().to_string(),
+                ));
+            }
             RuleKind::SuppressRows {
                 condition: w.get_ref().clone(),
             }
