@@ -191,6 +191,8 @@ impl ScalarUDFImpl for EncryptFunc {
             .transpose()?;
         let v = v.as_string::<i32>();
         let mut b = StringBuilder::with_capacity(n, n * 64);
+        // Equal consecutive (plaintext, seed) pairs give equal ciphertexts: encrypt once.
+        let mut last: Option<(&[u8], &[u8], String)> = None;
         for i in 0..n {
             if v.is_null(i) {
                 b.append_null();
@@ -201,7 +203,10 @@ impl ScalarUDFImpl for EncryptFunc {
                 Some(s) if !s.is_null(i) => s.as_string::<i32>().value(i).as_bytes(),
                 _ => p,
             };
-            b.append_value(c.encrypt(p, s));
+            if last.as_ref().is_none_or(|(lp, ls, _)| *lp != p || *ls != s) {
+                last = Some((p, s, c.encrypt(p, s)));
+            }
+            b.append_value(&last.as_ref().expect("set above").2);
         }
         Ok(ColumnarValue::Array(Arc::new(b.finish())))
     }

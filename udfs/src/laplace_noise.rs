@@ -44,8 +44,19 @@ impl LaplaceNoiseFunc {
 
 /// Laplace(0, `b`) noise for `seed` under `key` (see the module docs).
 pub fn noise(key: &[u8], seed: &[u8], b: f64) -> f64 {
+    noise_with(&noise_mac(key), seed, b)
+}
+
+/// `HMAC-SHA256(k, "datamin/noise/")`'s state, to clone per row ([`noise_with`]).
+fn noise_mac(key: &[u8]) -> Hmac<Sha256> {
     let mut m = Hmac::<Sha256>::new_from_slice(key).expect("any key length");
     m.update(b"datamin/noise/");
+    m
+}
+
+/// [`noise`] from a prepared [`noise_mac`] (the key schedule is done once per batch).
+fn noise_with(mac: &Hmac<Sha256>, seed: &[u8], b: f64) -> f64 {
+    let mut m = mac.clone();
     m.update(seed);
     let h = m.finalize().into_bytes();
     let r = u64::from_be_bytes(h[..8].try_into().expect("8 bytes"));
@@ -122,12 +133,13 @@ impl ScalarUDFImpl for LaplaceNoiseFunc {
         let s = args.args[2].clone().into_array(n)?;
         let (v, s) = (v.as_primitive::<Float64Type>(), s.as_string::<i32>());
         let mut out = Float64Builder::with_capacity(n);
+        let mac = noise_mac(key.secret_bytes());
         for i in 0..n {
             if v.is_null(i) {
                 out.append_null();
             } else {
                 let seed = if s.is_null(i) { "" } else { s.value(i) };
-                out.append_value(v.value(i) + noise(key.secret_bytes(), seed.as_bytes(), b));
+                out.append_value(v.value(i) + noise_with(&mac, seed.as_bytes(), b));
             }
         }
         Ok(ColumnarValue::Array(Arc::new(out.finish())))

@@ -196,26 +196,31 @@ impl ScalarUDFImpl for PseudonymizeFunc {
     }
 }
 
+/// Pseudonymizes every value of `input`. Equal consecutive values (an activity's records all
+/// carry its id) are hashed once and the digest reused, which gives the same output.
 fn pseudonymize_array(mac: &HmacSha256, input: &ArrayRef) -> Result<ArrayRef> {
-    let mut b = StringBuilder::with_capacity(input.len(), input.len() * 64);
-    match input.data_type() {
-        DataType::Utf8 => {
-            for v in input.as_string::<i32>() {
-                match v {
-                    Some(s) => b.append_value(hex_digest(mac, s.as_bytes())),
-                    None => b.append_null(),
-                }
-            }
-        }
-        DataType::Binary => {
-            for v in input.as_binary::<i32>() {
-                match v {
-                    Some(s) => b.append_value(hex_digest(mac, s)),
-                    None => b.append_null(),
-                }
-            }
-        }
+    let values: Box<dyn Iterator<Item = Option<&[u8]>>> = match input.data_type() {
+        DataType::Utf8 => Box::new(
+            input
+                .as_string::<i32>()
+                .iter()
+                .map(|v| v.map(str::as_bytes)),
+        ),
+        DataType::Binary => Box::new(input.as_binary::<i32>().iter()),
         other => return exec_err!("pseudonymize: unsupported input type {other}"),
+    };
+    let mut b = StringBuilder::with_capacity(input.len(), input.len() * 64);
+    let mut last: Option<(&[u8], String)> = None;
+    for v in values {
+        match v {
+            None => b.append_null(),
+            Some(s) => {
+                if last.as_ref().is_none_or(|(prev, _)| *prev != s) {
+                    last = Some((s, hex_digest(mac, s)));
+                }
+                b.append_value(&last.as_ref().expect("set above").1);
+            }
+        }
     }
     Ok(Arc::new(b.finish()))
 }
