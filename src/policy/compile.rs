@@ -92,6 +92,12 @@ fn expr_for(t: &TablePolicy, col: &str) -> String {
                     format!("encrypt({}, {})", ident(col), noise_seed(t.table, col))
                 };
             }
+            RuleKind::Relative { columns } if columns.iter().any(|c| c == col) => {
+                return format!(
+                    "{c} - min({c}) OVER (PARTITION BY \"activity_id\")",
+                    c = ident(col)
+                );
+            }
             RuleKind::Suppress { columns } if columns.iter().any(|c| c == col) => {
                 return format!("CASE WHEN false THEN {} END", ident(col));
             }
@@ -141,12 +147,23 @@ fn select_for(t: &TablePolicy) -> String {
                     ident(&h)
                 ));
             }
-            RuleKind::Downsample { column, interval_s } => {
+            RuleKind::Downsample {
+                column,
+                width,
+                by_distance,
+            } => {
                 let h = format!("__sample_{i}");
+                let c = ident(column);
+                let bucket = if *by_distance {
+                    format!("floor({c} / {})", float(*width))
+                } else {
+                    format!(
+                        "floor(CAST(to_unixtime({c}) AS DOUBLE) / {})",
+                        float(*width)
+                    )
+                };
                 helpers.push(format!(
-                    "row_number() OVER (PARTITION BY \"activity_id\", floor(CAST(to_unixtime({c}) AS DOUBLE) / {n}) ORDER BY {c}) AS {h}",
-                    c = ident(column),
-                    n = float(*interval_s),
+                    "row_number() OVER (PARTITION BY \"activity_id\", {bucket} ORDER BY \"timestamp\", {c}) AS {h}",
                     h = ident(&h)
                 ));
                 filters.push(format!("{} = 1", ident(&h)));

@@ -124,12 +124,23 @@ pub enum RuleKind {
         /// Maximum age in days.
         max_age_days: f64,
     },
-    /// Keep at most one record per activity per `interval_s` seconds (the first).
+    /// Keep at most one record per activity per bucket of `column` (the first): per
+    /// `interval_s` seconds of a timestamp column, or per `spacing_m` metres of a cumulative
+    /// distance column.
     Downsample {
-        /// Timestamp column.
+        /// Timestamp column (`interval_s`) or cumulative distance column (`spacing_m`).
         column: String,
-        /// Interval in seconds.
-        interval_s: f64,
+        /// Bucket width: seconds for a timestamp column, metres for a distance column.
+        width: f64,
+        /// Whether `column` is a distance in metres (else a timestamp).
+        by_distance: bool,
+    },
+    /// Replace values by their difference to the activity's minimum (e.g. altitude above the
+    /// activity's lowest point): the profile stays, the absolute level (which locates a place)
+    /// goes.
+    Relative {
+        /// Numeric columns.
+        columns: Vec<String>,
     },
     /// Drop rows whose combination of quasi-identifiers (output values) occurs fewer than
     /// `k` times in the batch.
@@ -156,6 +167,7 @@ impl RuleKind {
             RuleKind::SuppressRows { .. } => "suppress_rows",
             RuleKind::Retention { .. } => "retention",
             RuleKind::Downsample { .. } => "downsample",
+            RuleKind::Relative { .. } => "relative",
             RuleKind::KAnonymity { .. } => "k_anonymity",
         }
     }
@@ -169,6 +181,7 @@ impl RuleKind {
             | RuleKind::Quantize { columns, .. }
             | RuleKind::Noise { columns, .. }
             | RuleKind::Encrypt { columns, .. }
+            | RuleKind::Relative { columns }
             | RuleKind::Suppress { columns } => columns.iter().map(String::as_str).collect(),
             RuleKind::GeneralizeCoordinates { lat, long, .. } => vec![lat, long],
             RuleKind::SuppressRows { .. }
@@ -209,7 +222,7 @@ pub struct Policy {
 }
 
 /// Rule names of policy v1.
-pub const RULES: [&str; 12] = [
+pub const RULES: [&str; 13] = [
     "encrypt",
     "pseudonymize",
     "generalize_coordinates",
@@ -221,6 +234,7 @@ pub const RULES: [&str; 12] = [
     "suppress_rows",
     "retention",
     "downsample",
+    "relative",
     "k_anonymity",
 ];
 
@@ -292,6 +306,7 @@ struct RawRule {
     column: Option<Spanned<String>>,
     max_age_days: Option<Spanned<f64>>,
     interval_s: Option<Spanned<f64>>,
+    spacing_m: Option<Spanned<f64>>,
     k: Option<Spanned<i64>>,
     deterministic: Option<Spanned<bool>>,
 }
@@ -630,7 +645,8 @@ fn validate_rule(
         "suppress" => &["columns"],
         "suppress_rows" => &["where"],
         "retention" => &["column", "max_age_days"],
-        "downsample" => &["column", "interval_s"],
+        "downsample" => &["column", "interval_s", "spacing_m"],
+        "relative" => &["columns"],
         "k_anonymity" => &["columns", "k"],
         "encrypt" => &["columns", "deterministic"],
         other => {
@@ -644,7 +660,7 @@ fn validate_rule(
             ));
         }
     };
-    let present: [(&str, Option<std::ops::Range<usize>>); 15] = [
+    let present: [(&str, Option<std::ops::Range<usize>>); 16] = [
         ("deterministic", r.deterministic.as_ref().map(|s| s.span())),
         ("step", r.step.as_ref().map(|s| s.span())),
         ("scale", r.scale.as_ref().map(|s| s.span())),
@@ -652,6 +668,7 @@ fn validate_rule(
         ("column", r.column.as_ref().map(|s| s.span())),
         ("max_age_days", r.max_age_days.as_ref().map(|s| s.span())),
         ("interval_s", r.interval_s.as_ref().map(|s| s.span())),
+        ("spacing_m", r.spacing_m.as_ref().map(|s| s.span())),
         ("k", r.k.as_ref().map(|s| s.span())),
         ("columns", r.columns.as_ref().map(|s| s.span())),
         ("purpose", r.purpose.as_ref().map(|s| s.span())),
@@ -910,37 +927,75 @@ fn validate_rule(
                 condition: w.get_ref().clone(),
             }
         }
-        "retention" | "downsample" => {
+        "retention" => {
             let col = match &r.column {
                 Some(c) => c.clone(),
                 None => Spanned::new(rule_span.clone(), "timestamp".to_string()),
             };
-            let col = check_col_unkept(&col, &format!("{rkey}.column"))?;
-            let (p, v) = if name == "retention" {
-                ("max_age_days", &r.max_age_days)
-            } else {
-                ("interval_s", &r.interval_s)
-            };
-            let x = positive(p, v)?;
-            if name == "retention" {
-                RuleKind::Retention {
-                    column: col,
-                    max_age_days: x,
-                }
-            } else {
-                if table != Table::Records {
+            RuleKind::Retention {
+                column: check_col_unkept(&col, &format!("{rkey}.column"))?,
+                max_age_days: positive("max_age_days", &r.max_age_days)?,
+            }
+        }
+        "downsample" => {
+            if table != Table::Records {
+                return Err(cx.err(
+                    Some(rule_span),
+                    &format!("{rkey}.rule"),
+                    "rule 'downsample' applies to the records table only",
+                ));
+            }
+            let by_distance = match (&r.interval_s, &r.spacing_m) {
+                (Some(_), None) => false,
+                (None, Some(_)) => true,
+                _ => {
                     return Err(cx.err(
                         Some(rule_span),
                         &format!("{rkey}.rule"),
-                        "rule 'downsample' applies to the records table only",
+                        "rule 'downsample' needs exactly one of 'interval_s' (seconds) or 'spacing_m' (metres)",
                     ));
                 }
-                RuleKind::Downsample {
-                    column: col,
-                    interval_s: x,
+            };
+            let default = if by_distance {
+                "distance_m"
+            } else {
+                "timestamp"
+            };
+            let col = match &r.column {
+                Some(c) => c.clone(),
+                None => Spanned::new(rule_span.clone(), default.to_string()),
+            };
+            let column = if by_distance {
+                match column_type(table, col.get_ref()) {
+                    Some(t) if t.is_numeric() => col.get_ref().clone(),
+                    _ => {
+                        return Err(cx.err(
+                            Some(col.span()),
+                            &format!("{rkey}.column"),
+                            format!(
+                                "column '{}' is not a number; 'spacing_m' needs a cumulative distance column (metres)",
+                                col.get_ref()
+                            ),
+                        ));
+                    }
                 }
+            } else {
+                check_col_unkept(&col, &format!("{rkey}.column"))?
+            };
+            let width = if by_distance {
+                positive("spacing_m", &r.spacing_m)?
+            } else {
+                positive("interval_s", &r.interval_s)?
+            };
+            RuleKind::Downsample {
+                column,
+                width,
+                by_distance,
             }
         }
+        "relative" => RuleKind::Relative {
+            columns: columns(&|t| t.is_numeric(), "a number")?,
+        },
         "k_anonymity" => {
             let cols = columns(&|_| true, "any type")?;
             let Some(k) = &r.k else {
