@@ -34,6 +34,7 @@ use std::sync::Arc;
 use datafusion::logical_expr::ScalarUDF;
 use datafusion::prelude::SessionContext;
 
+pub mod age;
 pub mod encrypt;
 pub mod generalize_coordinates;
 pub mod generalize_number;
@@ -70,6 +71,7 @@ pub fn functions(key: Option<PseudonymKey>) -> Vec<Arc<ScalarUDF>> {
             generalize_coordinates::GeneralizeCoordinatesFunc::new(),
         )),
         Arc::new(ScalarUDF::from(truncate_time::TruncateTimeFunc::new())),
+        Arc::new(ScalarUDF::from(age::AgeYearsFunc::new())),
         Arc::new(ScalarUDF::from(
             generalize_number::GeneralizeNumberFunc::new(),
         )),
