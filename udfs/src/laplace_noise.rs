@@ -1,19 +1,23 @@
-//! `laplace_noise(value, scale, seed)`: add Laplace noise drawn from a keyed, deterministic
-//! generator.
+//! `laplace_noise(value, scale, seed [, seed…])`: add Laplace noise drawn from a keyed,
+//! deterministic generator.
 //!
 //! The noise for a row is `−b · sgn(u) · ln(1 − 2|u|)` (inverse CDF of Laplace(0, b)), with
 //! `u ∈ (−½, ½)` taken from the first 8 bytes of `HMAC-SHA256(k, "datamin/noise/" ‖ seed)`.
 //! The same value, seed and key always give the same output, so a replayed batch writes the
 //! same file (exactly-once); without the key the noise cannot be predicted or removed.
 //! `seed` should identify the cell (e.g. activity id, timestamp and column name) so that
-//! noise is independent between cells. Input: number (cast to Float64); `scale` b > 0, a
+//! noise is independent between cells. Several seed arguments are joined with `|` (integers
+//! and timestamps as decimal integers, timestamps in their unit since the epoch), which
+//! avoids building the seed string in SQL: `laplace_noise(hr, 2, activity_id, timestamp,
+//! 'heart_rate_bpm')` equals `laplace_noise(hr, 2, '<id>|<µs>|heart_rate_bpm')`. Input: number (cast to Float64); `scale` b > 0, a
 //! constant in the column's unit; output Float64; `NULL` stays `NULL`.
 //! ISO/IEC 20889 randomization (noise addition).
 
+use std::io::Write;
 use std::sync::{Arc, LazyLock};
 
 use datafusion::arrow::array::{Array, AsArray, Float64Builder};
-use datafusion::arrow::datatypes::{DataType, Float64Type};
+use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type};
 use datafusion::common::{Result, exec_err, plan_err};
 use datafusion::logical_expr::{
     ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
@@ -70,7 +74,7 @@ static DOC: LazyLock<Documentation> = LazyLock::new(|| {
         DOC_SECTION_DATAMIN,
         "Adds Laplace(0, scale) noise from a keyed deterministic generator: the same value, \
          seed and key always give the same result.",
-        "laplace_noise(value, scale, seed)",
+        "laplace_noise(value, scale, seed [, seed...])",
     )
     .with_sql_example("SELECT laplace_noise(72.0, 2.0, 'activity-1|2024-05-01T10:00:00|weight');")
     .with_argument("value", "The number.")
@@ -80,7 +84,8 @@ static DOC: LazyLock<Documentation> = LazyLock::new(|| {
     )
     .with_argument(
         "seed",
-        "String identifying the cell; different seeds give independent noise.",
+        "Strings, integers or timestamps identifying the cell, joined with '|'; different \
+         seeds give independent noise.",
     )
     .build()
 });
@@ -95,9 +100,9 @@ impl ScalarUDFImpl for LaplaceNoiseFunc {
     }
 
     fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
-        if arg_types.len() != 3 {
+        if arg_types.len() < 3 {
             return plan_err!(
-                "laplace_noise takes 3 arguments (value, scale, seed), got {}",
+                "laplace_noise takes at least 3 arguments (value, scale, seed [, seed...]), got {}",
                 arg_types.len()
             );
         }
@@ -106,7 +111,15 @@ impl ScalarUDFImpl for LaplaceNoiseFunc {
                 return plan_err!("laplace_noise: value and scale must be numbers, got {t}");
             }
         }
-        Ok(vec![DataType::Float64, DataType::Float64, DataType::Utf8])
+        let mut out = vec![DataType::Float64, DataType::Float64];
+        for t in &arg_types[2..] {
+            out.push(if t.is_integer() || matches!(t, DataType::Timestamp(..)) {
+                DataType::Int64
+            } else {
+                DataType::Utf8
+            });
+        }
+        Ok(out)
     }
 
     fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
@@ -130,17 +143,36 @@ impl ScalarUDFImpl for LaplaceNoiseFunc {
         };
         let n = args.number_rows;
         let v = args.args[0].clone().into_array(n)?;
-        let s = args.args[2].clone().into_array(n)?;
-        let (v, s) = (v.as_primitive::<Float64Type>(), s.as_string::<i32>());
+        let v = v.as_primitive::<Float64Type>();
+        let parts = args.args[2..]
+            .iter()
+            .map(|a| a.clone().into_array(n))
+            .collect::<Result<Vec<_>>>()?;
         let mut out = Float64Builder::with_capacity(n);
         let mac = noise_mac(key.secret_bytes());
+        let mut seed = Vec::with_capacity(96);
         for i in 0..n {
             if v.is_null(i) {
                 out.append_null();
-            } else {
-                let seed = if s.is_null(i) { "" } else { s.value(i) };
-                out.append_value(v.value(i) + noise_with(&mac, seed.as_bytes(), b));
+                continue;
             }
+            seed.clear();
+            for (k, p) in parts.iter().enumerate() {
+                if k > 0 {
+                    seed.push(b'|');
+                }
+                if p.is_null(i) {
+                    continue;
+                }
+                match p.data_type() {
+                    DataType::Int64 => {
+                        let x = p.as_primitive::<Int64Type>().value(i);
+                        write!(seed, "{x}").expect("writing to a Vec cannot fail");
+                    }
+                    _ => seed.extend_from_slice(p.as_string::<i32>().value(i).as_bytes()),
+                }
+            }
+            out.append_value(v.value(i) + noise_with(&mac, &seed, b));
         }
         Ok(ColumnarValue::Array(Arc::new(out.finish())))
     }
