@@ -126,6 +126,39 @@ fn expr_for(t: &TablePolicy, col: &str) -> String {
     ident(col)
 }
 
+/// The aggregate of kept column `col` for the `aggregate` rule, from its minimized value:
+/// the first of strings and timestamps, the maximum of the cumulative `distance_m`, the
+/// average of other numbers (integers rounded back to their type).
+fn aggregate_expr(t: &TablePolicy, col: &str) -> String {
+    let c = ident(col);
+    let rewritten = t
+        .rules
+        .iter()
+        .filter(|r| r.enabled)
+        .find_map(|r| r.kind.columns().contains(&col).then_some(&r.kind));
+    let raw = t
+        .table
+        .schema()
+        .field_with_name(col)
+        .map(|f| f.data_type().clone())
+        .ok();
+    match (rewritten, raw) {
+        (
+            Some(
+                RuleKind::Pseudonymize { .. }
+                | RuleKind::Encrypt { .. }
+                | RuleKind::GeneralizeNumber { .. },
+            ),
+            _,
+        ) => format!("min({c})"),
+        (Some(RuleKind::Noise { .. } | RuleKind::Quantize { .. }), _) => format!("avg({c})"),
+        _ if col == "distance_m" => format!("max({c})"),
+        (_, Some(dt)) if dt.is_integer() => format!("arrow_cast(round(avg({c})), '{dt}')"),
+        (_, Some(dt)) if dt.is_numeric() => format!("avg({c})"),
+        _ => format!("min({c})"),
+    }
+}
+
 /// The minimizing query of one table:
 ///
 /// ```text
@@ -188,11 +221,25 @@ fn select_for(t: &TablePolicy) -> String {
             _ => {}
         }
     }
-    let cols: Vec<String> = t
+    let aggregate = t.rules.iter().find_map(|r| match r.kind {
+        RuleKind::Aggregate { interval_s } if r.enabled => Some(interval_s),
+        _ => None,
+    });
+    let mut cols: Vec<String> = t
         .keep
         .iter()
         .map(|c| format!("  {} AS {}", expr_for(t, c), ident(c)))
         .collect();
+    if let Some(interval) = aggregate {
+        cols.push("  \"activity_id\" AS \"__activity\"".into());
+        cols.push(match interval {
+            Some(w) => format!(
+                "  floor(CAST(to_unixtime(\"timestamp\") AS DOUBLE) / {}) AS \"__bucket\"",
+                float(w)
+            ),
+            None => "  0 AS \"__bucket\"".into(),
+        });
+    }
     let from = if helpers.is_empty() {
         format!("{RAW_SCHEMA}.{name}")
     } else {
@@ -205,7 +252,19 @@ fn select_for(t: &TablePolicy) -> String {
     if !filters.is_empty() {
         sql.push_str(&format!("\nWHERE {}", filters.join("\n  AND ")));
     }
-    let out_cols: Vec<String> = t.keep.iter().map(|c| ident(c)).collect();
+    let mut out_cols: Vec<String> = t.keep.iter().map(|c| ident(c)).collect();
+    if aggregate.is_some() {
+        let aggs: Vec<String> = t
+            .keep
+            .iter()
+            .map(|c| format!("{} AS {}", aggregate_expr(t, c), ident(c)))
+            .collect();
+        sql = format!(
+            "SELECT {}, count(*) AS \"sample_count\"\nFROM (\n{sql}\n) AS minimized\nGROUP BY \"__activity\", \"__bucket\"",
+            aggs.join(", ")
+        );
+        out_cols.push(ident("sample_count"));
+    }
     if let Some((qis, k)) = kanon {
         let qis: Vec<String> = qis.iter().map(|c| ident(c)).collect();
         sql = format!(
@@ -221,6 +280,8 @@ fn select_for(t: &TablePolicy) -> String {
                 RuleKind::Retention { .. }
                     | RuleKind::Downsample { .. }
                     | RuleKind::KAnonymity { .. }
+                    | RuleKind::Relative { .. }
+                    | RuleKind::Aggregate { .. }
             )
     });
     if row_rules {

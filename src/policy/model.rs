@@ -135,6 +135,13 @@ pub enum RuleKind {
         /// Whether `column` is a distance in metres (else a timestamp).
         by_distance: bool,
     },
+    /// Replace the records by one summary row per activity (or per `interval_s` seconds of
+    /// it), computed from the minimized values: averages (integers rounded, same type),
+    /// the maximum of `distance_m`, the first of timestamps and strings, and `sample_count`.
+    Aggregate {
+        /// Bucket width in seconds (`None`: the whole activity).
+        interval_s: Option<f64>,
+    },
     /// Replace values by their difference to the activity's minimum (e.g. altitude above the
     /// activity's lowest point): the profile stays, the absolute level (which locates a place)
     /// goes.
@@ -168,6 +175,7 @@ impl RuleKind {
             RuleKind::Retention { .. } => "retention",
             RuleKind::Downsample { .. } => "downsample",
             RuleKind::Relative { .. } => "relative",
+            RuleKind::Aggregate { .. } => "aggregate",
             RuleKind::KAnonymity { .. } => "k_anonymity",
         }
     }
@@ -187,6 +195,7 @@ impl RuleKind {
             RuleKind::SuppressRows { .. }
             | RuleKind::Retention { .. }
             | RuleKind::Downsample { .. }
+            | RuleKind::Aggregate { .. }
             | RuleKind::KAnonymity { .. } => Vec::new(),
         }
     }
@@ -222,7 +231,7 @@ pub struct Policy {
 }
 
 /// Rule names of policy v1.
-pub const RULES: [&str; 13] = [
+pub const RULES: [&str; 14] = [
     "encrypt",
     "pseudonymize",
     "generalize_coordinates",
@@ -235,6 +244,7 @@ pub const RULES: [&str; 13] = [
     "retention",
     "downsample",
     "relative",
+    "aggregate",
     "k_anonymity",
 ];
 
@@ -647,6 +657,7 @@ fn validate_rule(
         "retention" => &["column", "max_age_days"],
         "downsample" => &["column", "interval_s", "spacing_m"],
         "relative" => &["columns"],
+        "aggregate" => &["interval_s"],
         "k_anonymity" => &["columns", "k"],
         "encrypt" => &["columns", "deterministic"],
         other => {
@@ -991,6 +1002,21 @@ fn validate_rule(
                 column,
                 width,
                 by_distance,
+            }
+        }
+        "aggregate" => {
+            if table != Table::Records {
+                return Err(cx.err(
+                    Some(rule_span),
+                    &format!("{rkey}.rule"),
+                    "rule 'aggregate' applies to the records table only (laps and sessions are summaries already)",
+                ));
+            }
+            RuleKind::Aggregate {
+                interval_s: match &r.interval_s {
+                    Some(_) => Some(positive("interval_s", &r.interval_s)?),
+                    None => None,
+                },
             }
         }
         "relative" => RuleKind::Relative {
