@@ -70,14 +70,25 @@ fn expr_for(t: &TablePolicy, col: &str) -> String {
                     None => format!("pseudonymize({})", ident(col)),
                 };
             }
-            RuleKind::GeneralizeCoordinates { lat, long, grid_m } if lat == col || long == col => {
+            RuleKind::GeneralizeCoordinates {
+                lat,
+                long,
+                grid_m,
+                h3_resolution,
+            } if lat == col || long == col => {
                 let field = if lat == col { "lat" } else { "long" };
-                return format!(
-                    "get_field(generalize_coordinates({}, {}, {}), '{field}')",
-                    ident(lat),
-                    ident(long),
-                    float(*grid_m)
-                );
+                let call = match (grid_m, h3_resolution) {
+                    (_, Some(res)) => {
+                        format!("h3_cell_center({}, {}, {res})", ident(lat), ident(long))
+                    }
+                    (g, None) => format!(
+                        "generalize_coordinates({}, {}, {})",
+                        ident(lat),
+                        ident(long),
+                        float(g.unwrap_or(1.0))
+                    ),
+                };
+                return format!("get_field({call}, '{field}')");
             }
             RuleKind::TruncateTime { columns, unit } if columns.iter().any(|c| c == col) => {
                 return format!("truncate_time({}, {})", ident(col), literal(unit));

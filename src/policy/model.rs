@@ -63,14 +63,19 @@ pub enum RuleKind {
         /// Optional purpose for domain separation.
         purpose: Option<String>,
     },
-    /// Snap a latitude/longitude pair (degrees) to the centre of a `grid_m` metre cell.
+    /// Snap a latitude/longitude pair (degrees) to the centre of its cell: a `grid_m` metre
+    /// grid cell, or the H3 cell of resolution `h3_resolution` (exactly one of the two).
     GeneralizeCoordinates {
         /// Latitude column (degrees).
         lat: String,
         /// Longitude column (degrees).
         long: String,
-        /// Cell size in metres, > 0.
-        grid_m: f64,
+        /// Grid cell size in metres, > 0.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        grid_m: Option<f64>,
+        /// H3 resolution 0–15.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        h3_resolution: Option<u8>,
     },
     /// Round timestamps down to `unit`.
     TruncateTime {
@@ -307,6 +312,7 @@ struct RawRule {
     lat: Option<Spanned<String>>,
     long: Option<Spanned<String>>,
     grid_m: Option<Spanned<f64>>,
+    h3_resolution: Option<Spanned<i64>>,
     unit: Option<Spanned<String>>,
     edges: Option<Spanned<Vec<f64>>>,
     step: Option<Spanned<f64>>,
@@ -647,7 +653,7 @@ fn validate_rule(
     // Which parameters each rule takes.
     let allowed: &[&str] = match name {
         "pseudonymize" => &["columns", "purpose"],
-        "generalize_coordinates" => &["lat", "long", "grid_m"],
+        "generalize_coordinates" => &["lat", "long", "grid_m", "h3_resolution"],
         "truncate_time" => &["columns", "unit"],
         "generalize_number" => &["columns", "edges"],
         "quantize" => &["columns", "step"],
@@ -671,7 +677,7 @@ fn validate_rule(
             ));
         }
     };
-    let present: [(&str, Option<std::ops::Range<usize>>); 16] = [
+    let present: [(&str, Option<std::ops::Range<usize>>); 17] = [
         ("deterministic", r.deterministic.as_ref().map(|s| s.span())),
         ("step", r.step.as_ref().map(|s| s.span())),
         ("scale", r.scale.as_ref().map(|s| s.span())),
@@ -686,6 +692,7 @@ fn validate_rule(
         ("lat", r.lat.as_ref().map(|s| s.span())),
         ("long", r.long.as_ref().map(|s| s.span())),
         ("grid_m", r.grid_m.as_ref().map(|s| s.span())),
+        ("h3_resolution", r.h3_resolution.as_ref().map(|s| s.span())),
         ("unit", r.unit.as_ref().map(|s| s.span())),
         ("edges", r.edges.as_ref().map(|s| s.span())),
     ];
@@ -809,22 +816,47 @@ fn validate_rule(
             };
             let lat = coord(&r.lat, "position_lat", "lat")?;
             let long = coord(&r.long, "position_long", "long")?;
-            let Some(g) = &r.grid_m else {
-                return Err(cx.err(
-                    Some(rule_span),
-                    &format!("{rkey}.grid_m"),
-                    "rule 'generalize_coordinates' needs 'grid_m' (cell size in metres)",
-                ));
-            };
-            let grid_m = *g.get_ref();
-            if !(grid_m.is_finite() && grid_m > 0.0 && grid_m <= 20_000_000.0) {
-                return Err(cx.err(
-                    Some(g.span()),
-                    &format!("{rkey}.grid_m"),
-                    format!("grid_m must be > 0 and at most 20000000 metres, got {grid_m}"),
-                ));
+            match (&r.grid_m, &r.h3_resolution) {
+                (Some(g), None) => {
+                    let grid_m = *g.get_ref();
+                    if !(grid_m.is_finite() && grid_m > 0.0 && grid_m <= 20_000_000.0) {
+                        return Err(cx.err(
+                            Some(g.span()),
+                            &format!("{rkey}.grid_m"),
+                            format!("grid_m must be > 0 and at most 20000000 metres, got {grid_m}"),
+                        ));
+                    }
+                    RuleKind::GeneralizeCoordinates {
+                        lat,
+                        long,
+                        grid_m: Some(grid_m),
+                        h3_resolution: None,
+                    }
+                }
+                (None, Some(h)) => {
+                    let res = *h.get_ref();
+                    if !(0..=15).contains(&res) {
+                        return Err(cx.err(
+                            Some(h.span()),
+                            &format!("{rkey}.h3_resolution"),
+                            format!("h3_resolution must be an integer 0-15, got {res}"),
+                        ));
+                    }
+                    RuleKind::GeneralizeCoordinates {
+                        lat,
+                        long,
+                        grid_m: None,
+                        h3_resolution: Some(res as u8),
+                    }
+                }
+                _ => {
+                    return Err(cx.err(
+                        Some(rule_span),
+                        &format!("{rkey}.grid_m"),
+                        "rule 'generalize_coordinates' needs exactly one of 'grid_m' (cell size in metres) or 'h3_resolution' (0-15)",
+                    ));
+                }
             }
-            RuleKind::GeneralizeCoordinates { lat, long, grid_m }
         }
         "truncate_time" => {
             let cols = columns(&|t| matches!(t, DataType::Timestamp(..)), "a timestamp")?;

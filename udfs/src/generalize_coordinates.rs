@@ -64,7 +64,8 @@ impl GeneralizeCoordinatesFunc {
         }
     }
 
-    fn fields() -> Fields {
+    /// The output struct fields: `lat` and `long`, Float64 degrees.
+    pub fn fields() -> Fields {
         Fields::from(vec![
             Field::new("lat", DataType::Float64, true),
             Field::new("long", DataType::Float64, true),

@@ -39,6 +39,7 @@ pub mod encrypt;
 pub mod generalize_coordinates;
 pub mod generalize_number;
 pub mod geo;
+pub mod h3;
 pub mod laplace_noise;
 pub mod pseudonymize;
 pub mod quantize;
@@ -72,6 +73,8 @@ pub fn functions(key: Option<PseudonymKey>) -> Vec<Arc<ScalarUDF>> {
         )),
         Arc::new(ScalarUDF::from(truncate_time::TruncateTimeFunc::new())),
         Arc::new(ScalarUDF::from(age::AgeYearsFunc::new())),
+        Arc::new(ScalarUDF::from(h3::H3Func::cell())),
+        Arc::new(ScalarUDF::from(h3::H3Func::center())),
         Arc::new(ScalarUDF::from(
             generalize_number::GeneralizeNumberFunc::new(),
         )),
