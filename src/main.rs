@@ -140,7 +140,8 @@ enum Command {
         /// Columns to decrypt (comma-separated).
         #[arg(short, long, value_delimiter = ',', required = true)]
         columns: Vec<String>,
-        /// Read the key from this file (default: $DATAMIN_KEY).
+        /// Read the key from this file (default: $DATAMIN_KEY). A keyring file gives the key
+        /// the input was written with (its `datamin.key_id`).
         #[arg(long, env = "DATAMIN_KEY_FILE")]
         key_file: Option<String>,
     },
@@ -378,7 +379,16 @@ async fn async_main(cli: Cli) -> ExitCode {
             columns,
             key_file,
         } => {
-            let key = match load_key(&Default::default(), key_file.as_deref()) {
+            // with a keyring, the key the file was written with (key rotation)
+            let key_id = match datamin::sink::decrypt::file_key_id(&input).await {
+                Ok(id) => id,
+                Err(e) => return fail(e),
+            };
+            let key = match datamin::policy::load_key_by_id(
+                &Default::default(),
+                key_file.as_deref(),
+                key_id.as_deref(),
+            ) {
                 Ok(k) => k,
                 Err(e) => return fail(e),
             };

@@ -1,5 +1,19 @@
 //! Where the pseudonymization key comes from. The key is never part of the policy file:
 //! only the name of the environment variable or key file that holds it.
+//!
+//! **Key rotation.** A key file may be a *keyring*: a TOML file naming the active key and
+//! holding every key by id,
+//!
+//! ```toml
+//! active = "2026-11"
+//! [keys]
+//! "2026-05" = "an old secret of at least 16 bytes"
+//! "2026-11" = "the current secret, at least 16 bytes"
+//! ```
+//!
+//! Runs use the active key and write its id to every output file (`datamin.key_id`), so
+//! pseudonyms of different key periods are unlinkable by design; `datamin decrypt` picks the
+//! key named by the file it decrypts, so rotating never strands old files.
 
 use datamin_udfs::PseudonymKey;
 use sha2::{Digest, Sha256};
@@ -45,10 +59,58 @@ pub enum KeyError {
     },
 }
 
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawKeyring {
+    active: String,
+    keys: std::collections::BTreeMap<String, String>,
+}
+
+/// The keyring in `bytes`, if they are one (a TOML document with `active` and `[keys]`):
+/// `(active id, keys by id)`. `Some(Err)` when it looks like a keyring but is not valid.
+fn parse_keyring(bytes: &[u8]) -> Option<Result<(String, Vec<(String, Vec<u8>)>), String>> {
+    let text = std::str::from_utf8(bytes).ok()?;
+    let doc: toml::Table = text.parse().ok()?;
+    if !doc.contains_key("keys") {
+        return None;
+    }
+    Some(
+        toml::from_str::<RawKeyring>(text)
+            .map_err(|e| format!("not a valid keyring: {}", e.message()))
+            .and_then(|r| {
+                if !r.keys.contains_key(&r.active) {
+                    return Err(format!(
+                        "the active key '{}' is not in [keys] (has: {})",
+                        r.active,
+                        r.keys.keys().cloned().collect::<Vec<_>>().join(", ")
+                    ));
+                }
+                Ok((
+                    r.active,
+                    r.keys
+                        .into_iter()
+                        .map(|(k, v)| (k, v.into_bytes()))
+                        .collect(),
+                ))
+            }),
+    )
+}
+
 /// Loads the key: `override_file` (the CLI's `--key-file`) wins over the policy's `file`,
 /// which wins over its `env` (default `DATAMIN_KEY`). The key bytes are the variable's value
-/// or the file's content as is (without one trailing newline).
+/// or the file's content as is (without one trailing newline). A keyring file (module docs)
+/// gives its active key, with the keyring's id for it.
 pub fn load_key(cfg: &KeyConfig, override_file: Option<&str>) -> Result<PseudonymKey, KeyError> {
+    load_key_by_id(cfg, override_file, None)
+}
+
+/// [`load_key`], but from a keyring take the key `id` instead of the active one (to decrypt a
+/// file written under an older key). A single key is returned whatever `id` is.
+pub fn load_key_by_id(
+    cfg: &KeyConfig,
+    override_file: Option<&str>,
+    id: Option<&str>,
+) -> Result<PseudonymKey, KeyError> {
     let (bytes, source_name) = if let Some(path) = override_file.or(cfg.file.as_deref()) {
         let mut b = std::fs::read(path).map_err(|e| KeyError::File {
             path: path.to_string(),
@@ -60,6 +122,24 @@ pub fn load_key(cfg: &KeyConfig, override_file: Option<&str>) -> Result<Pseudony
                 b.pop();
             }
         }
+        if let Some(ring) = parse_keyring(&b) {
+            let source_name = format!("keyring {path}");
+            let (active, keys) = ring.map_err(|reason| KeyError::Invalid {
+                source_name: source_name.clone(),
+                reason,
+            })?;
+            let want = id.unwrap_or(&active);
+            let Some((kid, secret)) = keys.into_iter().find(|(k, _)| k == want) else {
+                return Err(KeyError::Invalid {
+                    source_name,
+                    reason: format!("no key '{want}' in the keyring"),
+                });
+            };
+            return PseudonymKey::new(kid, secret).map_err(|reason| KeyError::Invalid {
+                source_name,
+                reason,
+            });
+        }
         (b, format!("file {path}"))
     } else {
         let var = cfg.env.as_deref().unwrap_or(DEFAULT_KEY_ENV);
@@ -69,13 +149,13 @@ pub fn load_key(cfg: &KeyConfig, override_file: Option<&str>) -> Result<Pseudony
             format!("environment variable {var}"),
         )
     };
-    let id = cfg.id.clone().unwrap_or_else(|| {
+    let key_id = cfg.id.clone().unwrap_or_else(|| {
         let mut h = Sha256::new();
         h.update(b"datamin-key-id");
         h.update(&bytes);
         format!("sha256:{}", &hex::encode(h.finalize())[..16])
     });
-    PseudonymKey::new(id, bytes).map_err(|reason| KeyError::Invalid {
+    PseudonymKey::new(key_id, bytes).map_err(|reason| KeyError::Invalid {
         source_name,
         reason,
     })

@@ -40,5 +40,5 @@ mod key;
 mod model;
 
 pub use compile::{CompiledView, RAW_SCHEMA, VIEW_SCHEMA, ident, literal};
-pub use key::{DEFAULT_KEY_ENV, KeyConfig, KeyError, load_key};
+pub use key::{DEFAULT_KEY_ENV, KeyConfig, KeyError, load_key, load_key_by_id};
 pub use model::{Policy, PolicyError, Rule, RuleKind, TablePolicy};

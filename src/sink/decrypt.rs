@@ -4,6 +4,28 @@ use datafusion::common::{DataFusionError, Result};
 
 use super::parquet;
 
+/// The key-value metadata of the Parquet file at `location` (path or URL).
+pub async fn file_metadata(location: &str) -> Result<Vec<(String, String)>> {
+    use datafusion::object_store::ObjectStoreExt;
+    use datafusion::parquet::file::reader::FileReader;
+    let ctx = crate::context::session_context(None, 1);
+    let loc = crate::store::resolve(&ctx, location)?;
+    let bytes = loc.store.get(&loc.path).await?.bytes().await?;
+    let reader = datafusion::parquet::file::serialized_reader::SerializedFileReader::new(bytes)?;
+    Ok(parquet::key_value_metadata(
+        reader.metadata().file_metadata(),
+    ))
+}
+
+/// The id of the key a datamin output file was written with (`datamin.key_id`), if any: with a
+/// keyring, `datamin decrypt` takes that key, not the active one.
+pub async fn file_key_id(location: &str) -> Result<Option<String>> {
+    Ok(file_metadata(location)
+        .await?
+        .into_iter()
+        .find_map(|(k, v)| (k == "datamin.key_id").then_some(v)))
+}
+
 /// Reads the Parquet file `input`, decrypts `columns` with `key` (see
 /// `datamin_udfs::encrypt`) and writes the result to `output`, keeping the other columns and
 /// the file's key-value metadata. Returns the number of rows.
@@ -46,15 +68,7 @@ pub async fn decrypt_file(
     let out_schema = std::sync::Arc::new(out.schema().as_arrow().clone());
     let batches = out.collect().await?;
     // keep the provenance metadata of the input
-    let input_loc = crate::store::resolve(&ctx, input)?;
-    let meta = {
-        use datafusion::object_store::ObjectStoreExt;
-        let bytes = input_loc.store.get(&input_loc.path).await?.bytes().await?;
-        let reader =
-            datafusion::parquet::file::serialized_reader::SerializedFileReader::new(bytes)?;
-        use datafusion::parquet::file::reader::FileReader;
-        parquet::key_value_metadata(reader.metadata().file_metadata())
-    };
+    let meta = file_metadata(input).await?;
     let out = crate::store::resolve(&ctx, output)?;
     let w = parquet::write(&out.store, &out.path, out_schema, &batches, meta).await?;
     Ok(w.rows)
