@@ -66,9 +66,12 @@ struct RawKeyring {
     keys: std::collections::BTreeMap<String, String>,
 }
 
+/// A parsed keyring: the active key's id and every `(id, secret)`.
+type Keyring = (String, Vec<(String, Vec<u8>)>);
+
 /// The keyring in `bytes`, if they are one (a TOML document with `active` and `[keys]`):
 /// `(active id, keys by id)`. `Some(Err)` when it looks like a keyring but is not valid.
-fn parse_keyring(bytes: &[u8]) -> Option<Result<(String, Vec<(String, Vec<u8>)>), String>> {
+fn parse_keyring(bytes: &[u8]) -> Option<Result<Keyring, String>> {
     let text = std::str::from_utf8(bytes).ok()?;
     let doc: toml::Table = text.parse().ok()?;
     if !doc.contains_key("keys") {
