@@ -178,6 +178,13 @@ fn privacy_zone_policy_section() {
         (300.0, 100.0, true, (2.0, 3.0), 150.0, 1)
     );
     assert!(p.needs_key(), "the keyed offset needs the key");
+    let explain = p.explain();
+    assert!(
+        explain.contains("offset of [2, 3) x 300 m")
+            && explain.contains("path length < 150 m")
+            && explain.contains("1 explicit zone(s)"),
+        "{explain}"
+    );
     let e = Policy::parse(
         "p.toml",
         "[privacy_zone]\nradius_m = -1\n[tables.records]\nkeep = [\"timestamp\"]\n",

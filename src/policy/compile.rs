@@ -325,6 +325,22 @@ impl Policy {
             "-- datamin policy {} (sha256 {})\n-- tables not listed here are not written; columns not listed are dropped\n",
             self.source, self.sha256
         );
+        if let Some(z) = &self.privacy_zone {
+            s.push_str(&format!(
+                "-- privacy_zone (applied to every decoded activity before these views, as raw.*):\n\
+                 --   hide points within {r} m of each start/end, zone centre shifted by a keyed per-subject\n\
+                 --   offset of [{lo}, {hi}) x {r} m{offset}, plus a keyed path length < {t} m beyond each zone edge;\n\
+                 --   {n} explicit zone(s); distances re-based at the first visible point and rounded to {q} m;\n\
+                 --   lap/session positions, bounding boxes and totals recomputed from the visible points\n",
+                r = z.radius_m,
+                lo = z.offset_range.0,
+                hi = z.offset_range.1,
+                offset = if z.offset { "" } else { " (offset off)" },
+                t = z.trim_m,
+                n = z.zones.len(),
+                q = z.distance_quantum_m,
+            ));
+        }
         for v in self.compile() {
             s.push('\n');
             s.push_str(&v.sql);
