@@ -133,6 +133,58 @@ impl Minimizer {
     }
 }
 
+impl Minimizer {
+    /// How many rows each enabled row rule of `table` removes from `partitions` (the same
+    /// input as [`Minimizer::minimize`]), in policy order: `(rule, rows removed)`. Rules run
+    /// in order, so each count is of what the rules before it left. Empty without row rules.
+    pub async fn row_rule_counts(
+        &self,
+        table: Table,
+        partitions: Vec<Vec<RecordBatch>>,
+    ) -> Result<Vec<(String, u64)>> {
+        let Some(tp) = self.policy.table(table) else {
+            return Ok(Vec::new());
+        };
+        let prefixes = tp.row_rule_prefixes();
+        if prefixes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut before: u64 = partitions
+            .iter()
+            .flatten()
+            .map(|b| b.num_rows() as u64)
+            .sum();
+        let _guard = self.lock.lock().await;
+        let raw = TableReference::partial(RAW_SCHEMA, table.name());
+        let partitions = if partitions.is_empty() {
+            vec![Vec::new()]
+        } else {
+            partitions
+        };
+        let mem = MemTable::try_new(table.schema(), partitions)?;
+        self.ctx.deregister_table(raw.clone())?;
+        self.ctx.register_table(raw.clone(), Arc::new(mem))?;
+        let mut out = Vec::new();
+        for (rule, select) in prefixes {
+            let n = match self.ctx.sql(&select).await {
+                Ok(df) => df.count().await,
+                Err(e) => Err(e),
+            };
+            let n = match n {
+                Ok(n) => n as u64,
+                Err(e) => {
+                    self.ctx.deregister_table(raw)?;
+                    return Err(e);
+                }
+            };
+            out.push((rule, before.saturating_sub(n)));
+            before = n;
+        }
+        self.ctx.deregister_table(raw)?;
+        Ok(out)
+    }
+}
+
 /// [`Minimizer::prepare`] without a minimizer (for worker threads).
 pub fn prepare_activity(
     zone: Option<&crate::privacy::ZoneConfig>,

@@ -31,6 +31,7 @@ use sha2::{Digest, Sha256};
 use crate::format::{self, Activity, ActivityFormat};
 use crate::minimizer::{Minimizer, prepare_activity};
 use crate::policy::{Policy, RuleKind};
+use crate::privacy::ZoneStats;
 use crate::schema::Table;
 use crate::sink::parquet;
 use crate::source::files::{SourceFile, list_activity_files};
@@ -79,6 +80,8 @@ pub struct TableSummary {
     pub file: String,
     /// Output size in bytes.
     pub bytes: u64,
+    /// Rows removed (or merged, `aggregate`) by each row rule, in policy order.
+    pub removed_by_rule: Vec<(String, u64)>,
 }
 
 /// What a run did.
@@ -96,6 +99,8 @@ pub struct RunSummary {
     pub bytes_read: u64,
     /// Per output table.
     pub tables: Vec<TableSummary>,
+    /// What the privacy zone hid, summed over all activities (`None`: no zone rule).
+    pub privacy_zone: Option<crate::privacy::ZoneStats>,
     /// Wall time, seconds.
     pub elapsed_s: f64,
 }
@@ -118,6 +123,23 @@ impl RunSummary {
             s.push_str(&format!(
                 "  {:<11} {:>9} rows in, {:>9} rows out, {:>2} columns -> {} ({} bytes)\n",
                 t.table, t.rows_in, t.rows_out, t.columns, t.file, t.bytes
+            ));
+            for (rule, n) in &t.removed_by_rule {
+                let verb = if rule == "aggregate" {
+                    "merged"
+                } else {
+                    "removed"
+                };
+                s.push_str(&format!("  {:<11} {rule}: {n} rows {verb}\n", ""));
+            }
+        }
+        if let Some(z) = &self.privacy_zone {
+            s.push_str(&format!(
+                "  privacy_zone: {} of {} records hidden ({:.1}%), {} laps removed\n",
+                z.records_hidden,
+                z.records_in,
+                100.0 * z.records_hidden as f64 / z.records_in.max(1) as f64,
+                z.laps_removed
             ));
         }
         for r in &self.rejected {
@@ -150,7 +172,7 @@ async fn decode_all(
     Vec<(
         SourceFile,
         u64,
-        std::result::Result<(Activity, [RecordBatch; 4]), Rejected>,
+        std::result::Result<(Activity, [RecordBatch; 4], Option<ZoneStats>), Rejected>,
     )>,
 > {
     futures::stream::iter(files)
@@ -164,9 +186,9 @@ async fn decode_all(
                 let res =
                     tokio::task::spawn_blocking(move || match format::decode(fmt, &url, &bytes) {
                         Ok(mut a) => {
-                            prepare_activity(zone.as_ref(), key.as_ref(), &mut a);
+                            let zs = prepare_activity(zone.as_ref(), key.as_ref(), &mut a);
                             a.to_batches()
-                                .map(|b| (a, b))
+                                .map(|b| (a, b, zs))
                                 .map_err(|e| (e.to_string(), String::new()))
                         }
                         Err(e) => Err((e.to_string(), hex::encode(Sha256::digest(&bytes)))),
@@ -301,10 +323,17 @@ pub async fn run_batch(
     let mut rejected = Vec::new();
     let mut warnings = BTreeMap::new();
     let mut per_table: [Vec<Vec<RecordBatch>>; 4] = Default::default();
+    let mut zone_totals: Option<ZoneStats> = None;
     for (file, size, res) in decoded {
         bytes_read += size;
         match res {
-            Ok((activity, batches)) => {
+            Ok((activity, batches, zs)) => {
+                if let Some(z) = zs {
+                    let t = zone_totals.get_or_insert_with(ZoneStats::default);
+                    t.records_in += z.records_in;
+                    t.records_hidden += z.records_hidden;
+                    t.laps_removed += z.laps_removed;
+                }
                 if !activity.warnings.is_empty() {
                     warnings.insert(file.url.clone(), activity.warnings);
                 }
@@ -321,6 +350,7 @@ pub async fn run_batch(
     for tp in &policy.tables {
         let parts = std::mem::take(&mut per_table[tp.table.index()]);
         let rows_in = parts.iter().flatten().map(|b| b.num_rows() as u64).sum();
+        let removed_by_rule = minimizer.row_rule_counts(tp.table, parts.clone()).await?;
         let (schema, out) = minimizer
             .minimize(tp.table, parts)
             .await?
@@ -344,6 +374,7 @@ pub async fn run_batch(
             columns: schema.fields().len(),
             file: format!("{}{}", out_store_url.as_str(), written.path),
             bytes: written.bytes,
+            removed_by_rule,
         });
     }
 
@@ -371,6 +402,7 @@ pub async fn run_batch(
         rejected,
         warnings,
         bytes_read,
+        privacy_zone: zone_totals,
         tables,
         elapsed_s: started.elapsed().as_secs_f64(),
     })

@@ -196,3 +196,55 @@ async fn create_external_table_stored_as_fit_and_tcx() {
     .unwrap_err();
     assert!(e.to_string().contains("unknown option 'msg'"), "{e}");
 }
+
+#[tokio::test]
+async fn summary_counts_rows_removed_per_row_rule() {
+    let policy = Policy::parse(
+        "inline",
+        r#"
+[tables.records]
+keep = ["timestamp", "heart_rate_bpm"]
+[[tables.records.rules]]
+rule = "suppress_rows"
+where = "heart_rate_bpm > 100"
+[[tables.records.rules]]
+rule = "downsample"
+interval_s = 10
+[tables.activities]
+keep = ["sport"]
+[[tables.activities.rules]]
+rule = "k_anonymity"
+columns = ["sport"]
+k = 2
+"#,
+    )
+    .unwrap();
+    let m = Minimizer::new(policy, None).await.unwrap();
+    let out = std::env::temp_dir().join(format!("datamin-rowcounts-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let opts = RunOptions {
+        input: testdata().to_string_lossy().into_owned(),
+        output: out.to_string_lossy().into_owned(),
+        overwrite: false,
+        jobs: 2,
+        progress: false,
+    };
+    let s = run_batch(&m, None, &opts).await.unwrap();
+    let t = |name: &str| s.tables.iter().find(|t| t.table == name).unwrap();
+    // 146 records: 16 with heart rate > 100 (sql/suppress_rows.slt), then 10 s buckets
+    let r = t("records");
+    assert_eq!(r.removed_by_rule[0], ("suppress_rows".to_string(), 16));
+    assert_eq!(r.removed_by_rule[1].0, "downsample");
+    assert_eq!(
+        r.rows_in - r.removed_by_rule[0].1 - r.removed_by_rule[1].1,
+        r.rows_out
+    );
+    // activities: sport Other is unique
+    assert_eq!(
+        t("activities").removed_by_rule,
+        vec![("k_anonymity".to_string(), 1)]
+    );
+    assert!(s.privacy_zone.is_none());
+    assert!(s.render().contains("k_anonymity: 1 rows removed"));
+    std::fs::remove_dir_all(&out).unwrap();
+}

@@ -301,6 +301,42 @@ fn select_for(t: &TablePolicy) -> String {
     sql
 }
 
+/// Whether a rule removes or merges rows (rather than rewriting values).
+pub fn is_row_rule(k: &RuleKind) -> bool {
+    matches!(
+        k,
+        RuleKind::SuppressRows { .. }
+            | RuleKind::Retention { .. }
+            | RuleKind::Downsample { .. }
+            | RuleKind::KAnonymity { .. }
+            | RuleKind::Aggregate { .. }
+    )
+}
+
+impl TablePolicy {
+    /// For each enabled row rule (`suppress_rows`, `retention`, `downsample`, `k_anonymity`,
+    /// `aggregate`), in policy order: its name and the table's query with only the row rules
+    /// up to and including it enabled (value rules all applied). Counting the rows of each
+    /// gives how many rows every row rule removed, for the run summary.
+    pub fn row_rule_prefixes(&self) -> Vec<(String, String)> {
+        let row_rules: Vec<usize> = (0..self.rules.len())
+            .filter(|&i| self.rules[i].enabled && is_row_rule(&self.rules[i].kind))
+            .collect();
+        row_rules
+            .iter()
+            .map(|&upto| {
+                let mut t = self.clone();
+                for (i, r) in t.rules.iter_mut().enumerate() {
+                    if i > upto && is_row_rule(&r.kind) {
+                        r.enabled = false;
+                    }
+                }
+                (self.rules[upto].kind.name().to_string(), select_for(&t))
+            })
+            .collect()
+    }
+}
+
 impl Policy {
     /// The `CREATE VIEW` statement of every table the policy writes, in table order.
     /// Kept columns keep their names and order; dropped columns do not appear.
