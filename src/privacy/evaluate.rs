@@ -5,7 +5,7 @@
 //! angle and moved so that they start at the home and end there too: even-numbered
 //! activities run a track out and back, odd-numbered ones are loops (half of one track out,
 //! half of another back, so the way home differs).
-//! A [`Defence`] is applied, then four attacks run on what it publishes:
+//! A [`Defence`] is applied, then five attacks run on what it publishes:
 //!
 //! - **endpoint fitting** (Hassan et al., USENIX Security 2018): a least-squares circle
 //!   (Kåsa fit) through the first and last visible points of all of a subject's activities;
@@ -18,7 +18,11 @@
 //! - **offset-aware centroid** (ours, against datamin's own design): tracks leaving a circle
 //!   from a point inside it exit more densely on the side nearest that point, so the centroid
 //!   of the exits lies halfway between the fitted circle's centre and the home; the estimate
-//!   is the centroid reflected through the fitted centre, `2·centroid − centre`.
+//!   is the centroid reflected through the fitted centre, `2·centroid − centre`;
+//! - **heading extrapolation**: a track leaves home along its first visible heading, so the
+//!   home lies near the line through the first (last) visible point in the direction of the
+//!   next (previous) ~100 m of track; the estimate is the least-squares point nearest to all
+//!   these lines.
 //!
 //! An attack succeeds on a subject when its estimate is within 22.95 m (Dhondt et al.'s
 //! threshold) or 100 m of the true home.
@@ -355,8 +359,9 @@ pub fn multilaterate(pts: &[(f64, f64)], dists: &[f64]) -> Option<(f64, f64)> {
 
 /// The attacks' estimates (metres in a frame at the true home) for one subject, in the order
 /// of [`ATTACKS`].
-pub fn attack(published: &[Activity], frame: &LocalFrame) -> [Option<(f64, f64)>; 4] {
+pub fn attack(published: &[Activity], frame: &LocalFrame) -> [Option<(f64, f64)>; 5] {
     let mut ends = Vec::new();
+    let mut lines: Vec<((f64, f64), (f64, f64))> = Vec::new();
     let mut ml_pts = Vec::new();
     let mut ml_d = Vec::new();
     for a in published {
@@ -372,6 +377,20 @@ pub fn attack(published: &[Activity], frame: &LocalFrame) -> [Option<(f64, f64)>
         let pl = frame.to_xy(l.position_lat.unwrap(), l.position_long.unwrap());
         ends.push(pf);
         ends.push(pl);
+        let xy: Vec<(f64, f64)> = vis
+            .iter()
+            .map(|r| frame.to_xy(r.position_lat.unwrap(), r.position_long.unwrap()))
+            .collect();
+        for (p0, rest) in [(pf, xy.clone()), (pl, xy.iter().rev().copied().collect())] {
+            if let Some(q) = rest
+                .iter()
+                .find(|q| (q.0 - p0.0).hypot(q.1 - p0.1) >= 100.0)
+            {
+                let (dx, dy) = (q.0 - p0.0, q.1 - p0.1);
+                let n = dx.hypot(dy);
+                lines.push((p0, (dx / n, dy / n)));
+            }
+        }
         let total = a
             .sessions
             .first()
@@ -397,15 +416,45 @@ pub fn attack(published: &[Activity], frame: &LocalFrame) -> [Option<(f64, f64)>
     let reflected = circle
         .zip(centroid)
         .map(|(c, m)| (2.0 * m.0 - c.0, 2.0 * m.1 - c.1));
-    [circle, multilaterate(&ml_pts, &ml_d), centroid, reflected]
+    [
+        circle,
+        multilaterate(&ml_pts, &ml_d),
+        centroid,
+        reflected,
+        nearest_to_lines(&lines),
+    ]
+}
+
+/// The point nearest (least squares) to lines given as (point, unit direction); `None` when
+/// they are (nearly) parallel or fewer than two.
+pub fn nearest_to_lines(lines: &[((f64, f64), (f64, f64))]) -> Option<(f64, f64)> {
+    if lines.len() < 2 {
+        return None;
+    }
+    // sum of (I - d dᵀ) x = sum of (I - d dᵀ) p
+    let (mut a11, mut a12, mut a22, mut b1, mut b2) = (0.0, 0.0, 0.0, 0.0, 0.0);
+    for &((px, py), (dx, dy)) in lines {
+        let (m11, m12, m22) = (1.0 - dx * dx, -dx * dy, 1.0 - dy * dy);
+        a11 += m11;
+        a12 += m12;
+        a22 += m22;
+        b1 += m11 * px + m12 * py;
+        b2 += m12 * px + m22 * py;
+    }
+    let det = a11 * a22 - a12 * a12;
+    if det.abs() < 1e-9 {
+        return None;
+    }
+    Some(((a22 * b1 - a12 * b2) / det, (a11 * b2 - a12 * b1) / det))
 }
 
 /// Names of the attacks, in the order of [`attack`].
-pub const ATTACKS: [&str; 4] = [
+pub const ATTACKS: [&str; 5] = [
     "endpoint circle fit",
     "distance leakage",
     "naive centroid",
     "offset-aware centroid",
+    "heading extrapolation",
 ];
 
 /// Results of one defence.
@@ -427,7 +476,7 @@ pub fn evaluate(subjects: &[Subject], defences: &[Defence], key: &[u8]) -> Vec<D
     defences
         .iter()
         .map(|d| {
-            let mut errs: [Vec<f64>; 4] = Default::default();
+            let mut errs: [Vec<f64>; 5] = Default::default();
             let (mut kept, mut total, mut dist_err, mut n_sessions) = (0usize, 0usize, 0.0, 0usize);
             for s in subjects {
                 let published = publish(s, d, key);
