@@ -361,7 +361,7 @@ pub fn multilaterate(pts: &[(f64, f64)], dists: &[f64]) -> Option<(f64, f64)> {
 /// of [`ATTACKS`].
 pub fn attack(published: &[Activity], frame: &LocalFrame) -> [Option<(f64, f64)>; 5] {
     let mut ends = Vec::new();
-    let mut lines: Vec<((f64, f64), (f64, f64))> = Vec::new();
+    let mut lines: Vec<Line> = Vec::new();
     let mut ml_pts = Vec::new();
     let mut ml_d = Vec::new();
     for a in published {
@@ -425,9 +425,12 @@ pub fn attack(published: &[Activity], frame: &LocalFrame) -> [Option<(f64, f64)>
     ]
 }
 
+/// A line in local metres: (a point on it, unit direction).
+pub type Line = ((f64, f64), (f64, f64));
+
 /// The point nearest (least squares) to lines given as (point, unit direction); `None` when
 /// they are (nearly) parallel or fewer than two.
-pub fn nearest_to_lines(lines: &[((f64, f64), (f64, f64))]) -> Option<(f64, f64)> {
+pub fn nearest_to_lines(lines: &[Line]) -> Option<(f64, f64)> {
     if lines.len() < 2 {
         return None;
     }
