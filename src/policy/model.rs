@@ -391,7 +391,11 @@ impl Policy {
         let raw: RawPolicy = toml::from_str(text).map_err(|e| {
             let span = e.span();
             let msg = e.message().trim().to_string();
-            cx.err(span, "", msg)
+            let key = span
+                .as_ref()
+                .and_then(|s| key_path_at(text, s.start))
+                .unwrap_or_default();
+            cx.err(span, &key, msg)
         })?;
         if let Some(v) = &raw.version
             && *v.get_ref() != 1
@@ -557,6 +561,39 @@ impl Policy {
     pub fn table(&self, table: Table) -> Option<&TablePolicy> {
         self.tables.iter().find(|t| t.table == table)
     }
+}
+
+/// The dotted key path (`tables.records.rules[1].grid_m`) of the `key = value` line that holds
+/// byte `offset` of `text`, from the nearest `[table]` / `[[array]]` header above it; `None`
+/// when the line is not a key/value pair. Used to name the key in TOML type errors, which
+/// carry only a position.
+fn key_path_at(text: &str, offset: usize) -> Option<String> {
+    let start = text[..offset.min(text.len())]
+        .rfind('\n')
+        .map_or(0, |i| i + 1);
+    let line = text[start..].lines().next()?;
+    let (key, _) = line.split_once('=')?;
+    let key = key.trim().trim_matches('"');
+    if key.is_empty() || key.starts_with('[') || key.starts_with('#') {
+        return None;
+    }
+    let mut header = String::new();
+    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+    for l in text[..start].lines() {
+        let l = l.trim();
+        if let Some(h) = l.strip_prefix("[[").and_then(|h| h.strip_suffix("]]")) {
+            let n = counts.entry(h.trim().to_string()).or_insert(0);
+            header = format!("{}[{}]", h.trim(), *n);
+            *n += 1;
+        } else if let Some(h) = l.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+            header = h.trim().to_string();
+        }
+    }
+    Some(if header.is_empty() {
+        key.to_string()
+    } else {
+        format!("{header}.{key}")
+    })
 }
 
 fn validate_zone(
