@@ -30,7 +30,7 @@ use std::sync::Arc;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::catalog::MemTable;
-use datafusion::common::{Result, TableReference, plan_err};
+use datafusion::common::{DataFusionError, Result, TableReference, plan_err};
 use datafusion::prelude::SessionContext;
 use datamin_udfs::PseudonymKey;
 use tokio::sync::Mutex;
@@ -116,6 +116,25 @@ impl Minimizer {
             return Ok(None);
         };
         let _guard = self.lock.lock().await;
+        let raw = self.register_raw(table, partitions)?;
+        let out = async {
+            let df = self.ctx.sql(&view.select).await?;
+            let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
+            let batches = df.collect_partitioned().await?;
+            Ok((schema, batches.into_iter().flatten().collect()))
+        }
+        .await;
+        self.ctx.deregister_table(raw)?;
+        out.map(Some)
+    }
+
+    /// Registers `partitions` as `raw.<table>` (replacing an earlier one) for the view
+    /// queries; the caller holds `self.lock` and deregisters the returned name when done.
+    fn register_raw(
+        &self,
+        table: Table,
+        partitions: Vec<Vec<RecordBatch>>,
+    ) -> Result<TableReference> {
         let raw = TableReference::partial(RAW_SCHEMA, table.name());
         let partitions = if partitions.is_empty() {
             vec![Vec::new()]
@@ -125,62 +144,53 @@ impl Minimizer {
         let mem = MemTable::try_new(table.schema(), partitions)?;
         self.ctx.deregister_table(raw.clone())?;
         self.ctx.register_table(raw.clone(), Arc::new(mem))?;
-        let df = self.ctx.sql(&view.select).await?;
-        let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
-        let out = df.collect_partitioned().await;
-        self.ctx.deregister_table(raw)?;
-        Ok(Some((schema, out?.into_iter().flatten().collect())))
+        Ok(raw)
     }
 }
 
 impl Minimizer {
     /// How many rows each enabled row rule of `table` removes from `partitions` (the same
-    /// input as [`Minimizer::minimize`]), in policy order: `(rule, rows removed)`. Rules run
-    /// in order, so each count is of what the rules before it left. Empty without row rules.
+    /// input as [`Minimizer::minimize`], whose output had `rows_out` rows), in policy order:
+    /// `(rule, rows removed)`. Rules run in order, so each count is of what the rules before
+    /// it left. The last rule's count comes from `rows_out`, so a table with one row rule
+    /// needs no extra query. Empty without row rules.
     pub async fn row_rule_counts(
         &self,
         table: Table,
         partitions: Vec<Vec<RecordBatch>>,
+        rows_out: u64,
     ) -> Result<Vec<(String, u64)>> {
         let Some(tp) = self.policy.table(table) else {
             return Ok(Vec::new());
         };
-        let prefixes = tp.row_rule_prefixes();
-        if prefixes.is_empty() {
+        let mut prefixes = tp.row_rule_prefixes();
+        let Some((last_rule, _)) = prefixes.pop() else {
             return Ok(Vec::new());
-        }
+        };
         let mut before: u64 = partitions
             .iter()
             .flatten()
             .map(|b| b.num_rows() as u64)
             .sum();
-        let _guard = self.lock.lock().await;
-        let raw = TableReference::partial(RAW_SCHEMA, table.name());
-        let partitions = if partitions.is_empty() {
-            vec![Vec::new()]
-        } else {
-            partitions
-        };
-        let mem = MemTable::try_new(table.schema(), partitions)?;
-        self.ctx.deregister_table(raw.clone())?;
-        self.ctx.register_table(raw.clone(), Arc::new(mem))?;
         let mut out = Vec::new();
-        for (rule, select) in prefixes {
-            let n = match self.ctx.sql(&select).await {
-                Ok(df) => df.count().await,
-                Err(e) => Err(e),
-            };
-            let n = match n {
-                Ok(n) => n as u64,
-                Err(e) => {
-                    self.ctx.deregister_table(raw)?;
-                    return Err(e);
+        if !prefixes.is_empty() {
+            let _guard = self.lock.lock().await;
+            let raw = self.register_raw(table, partitions)?;
+            let counts = async {
+                let mut counts = Vec::new();
+                for (_, select) in &prefixes {
+                    counts.push(self.ctx.sql(select).await?.count().await? as u64);
                 }
-            };
-            out.push((rule, before.saturating_sub(n)));
-            before = n;
+                Ok::<_, DataFusionError>(counts)
+            }
+            .await;
+            self.ctx.deregister_table(raw)?;
+            for ((rule, _), n) in prefixes.into_iter().zip(counts?) {
+                out.push((rule, before.saturating_sub(n)));
+                before = n;
+            }
         }
-        self.ctx.deregister_table(raw)?;
+        out.push((last_rule, before.saturating_sub(rows_out)));
         Ok(out)
     }
 }

@@ -350,7 +350,7 @@ pub async fn run_batch(
     for tp in &policy.tables {
         let parts = std::mem::take(&mut per_table[tp.table.index()]);
         let rows_in = parts.iter().flatten().map(|b| b.num_rows() as u64).sum();
-        let removed_by_rule = minimizer.row_rule_counts(tp.table, parts.clone()).await?;
+        let counts_input = parts.clone(); // Arc clones of the batches
         let (schema, out) = minimizer
             .minimize(tp.table, parts)
             .await?
@@ -367,6 +367,9 @@ pub async fn run_batch(
             output_metadata(policy, tp.table, key_id),
         )
         .await?;
+        let removed_by_rule = minimizer
+            .row_rule_counts(tp.table, counts_input, written.rows)
+            .await?;
         tables.push(TableSummary {
             table: tp.table.name().to_string(),
             rows_in,
