@@ -39,26 +39,33 @@ fn float(v: f64) -> String {
     }
 }
 
-/// The seed of non-deterministic `encrypt` for a cell: the row's identity (raw columns) and the column
-/// name, so noise is independent between cells and stable across runs.
-fn noise_seed(table: Table, col: &str) -> String {
-    let row = match table {
-        Table::Records => "\"activity_id\", CAST(\"timestamp\" AS VARCHAR)",
-        Table::Laps | Table::Sessions => "\"activity_id\", CAST(\"message_index\" AS VARCHAR)",
-        Table::Activities => "\"activity_id\"",
-    };
-    format!("concat_ws('|', {row}, {})", literal(col))
-}
-
-/// The row identity and column name as separate `laplace_noise` seed arguments (joined by the
-/// function, which is faster than building the string in SQL).
-fn noise_seed_parts(table: Table, col: &str) -> String {
-    let row = match table {
+/// The columns that identify a row of `table` (raw columns, SQL).
+fn row_identity(table: Table) -> &'static str {
+    match table {
         Table::Records => "\"activity_id\", \"timestamp\"",
         Table::Laps | Table::Sessions => "\"activity_id\", \"message_index\"",
         Table::Activities => "\"activity_id\"",
-    };
-    format!("{row}, {}", literal(col))
+    }
+}
+
+/// The seed of non-deterministic `encrypt` for a cell: the row's identity and the column
+/// name joined by `|`, so nonces differ between cells and are stable across runs.
+fn noise_seed(table: Table, col: &str) -> String {
+    format!("concat_ws('|', {}, {})", row_identity(table), literal(col))
+}
+
+/// The same identity as separate `laplace_noise` seed arguments (the function joins them
+/// with `|`, faster than building the string in SQL).
+fn noise_seed_parts(table: Table, col: &str) -> String {
+    format!("{}, {}", row_identity(table), literal(col))
+}
+
+/// The index of the `width_s`-second bucket (aligned to the Unix epoch) of timestamp `col`.
+fn time_bucket(col: &str, width_s: f64) -> String {
+    format!(
+        "floor(CAST(to_unixtime({col}) AS DOUBLE) / {})",
+        float(width_s)
+    )
 }
 
 fn expr_for(t: &TablePolicy, col: &str) -> String {
@@ -212,10 +219,7 @@ fn select_for(t: &TablePolicy) -> String {
                 let bucket = if *by_distance {
                     format!("floor({c} / {})", float(*width))
                 } else {
-                    format!(
-                        "floor(CAST(to_unixtime({c}) AS DOUBLE) / {})",
-                        float(*width)
-                    )
+                    time_bucket(&c, *width)
                 };
                 helpers.push(format!(
                     "row_number() OVER (PARTITION BY \"activity_id\", {bucket} ORDER BY \"timestamp\", {c}) AS {h}",
@@ -244,10 +248,7 @@ fn select_for(t: &TablePolicy) -> String {
     if let Some(interval) = aggregate {
         cols.push("  \"activity_id\" AS \"__activity\"".into());
         cols.push(match interval {
-            Some(w) => format!(
-                "  floor(CAST(to_unixtime(\"timestamp\") AS DOUBLE) / {}) AS \"__bucket\"",
-                float(w)
-            ),
+            Some(w) => format!("  {} AS \"__bucket\"", time_bucket("\"timestamp\"", w)),
             None => "  0 AS \"__bucket\"".into(),
         });
     }
@@ -284,21 +285,26 @@ fn select_for(t: &TablePolicy) -> String {
             qis = qis.join(", ")
         );
     }
-    let row_rules = t.rules.iter().any(|r| {
-        r.enabled
-            && matches!(
-                r.kind,
-                RuleKind::Retention { .. }
-                    | RuleKind::Downsample { .. }
-                    | RuleKind::KAnonymity { .. }
-                    | RuleKind::Relative { .. }
-                    | RuleKind::Aggregate { .. }
-            )
-    });
-    if row_rules {
+    if t.rules
+        .iter()
+        .any(|r| r.enabled && uses_window_or_grouping(&r.kind))
+    {
         sql.push_str(&format!("\nORDER BY {}", out_cols.join(", ")));
     }
     sql
+}
+
+/// Whether a rule compiles to window functions or grouping, whose output order is not the
+/// input order: such views end with `ORDER BY` all output columns (determinism).
+fn uses_window_or_grouping(k: &RuleKind) -> bool {
+    matches!(
+        k,
+        RuleKind::Retention { .. }
+            | RuleKind::Downsample { .. }
+            | RuleKind::KAnonymity { .. }
+            | RuleKind::Relative { .. }
+            | RuleKind::Aggregate { .. }
+    )
 }
 
 /// Whether a rule removes or merges rows (rather than rewriting values).
