@@ -247,11 +247,7 @@ pub fn output_metadata(
     if let Some(n) = &policy.name {
         md.push(("datamin.policy.name".to_string(), n.clone()));
     }
-    let uses_key = uses_key
-        || policy
-            .privacy_zone
-            .as_ref()
-            .is_some_and(|z| z.offset || z.trim_m > 0.0);
+    let uses_key = uses_key || policy.privacy_zone.as_ref().is_some_and(|z| z.is_keyed());
     if uses_key && let Some(id) = key_id {
         md.push(("datamin.key_id".to_string(), id.to_string()));
     }

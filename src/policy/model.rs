@@ -541,10 +541,7 @@ impl Policy {
                 r.kind,
                 RuleKind::Pseudonymize { .. } | RuleKind::Noise { .. } | RuleKind::Encrypt { .. }
             )
-        }) || self
-            .privacy_zone
-            .as_ref()
-            .is_some_and(|z| z.offset || z.trim_m > 0.0)
+        }) || self.privacy_zone.as_ref().is_some_and(|z| z.is_keyed())
     }
 
     /// Enabled rules with their table.

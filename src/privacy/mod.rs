@@ -69,6 +69,13 @@ pub struct ZoneConfig {
     pub zones: Vec<ExplicitZone>,
 }
 
+impl ZoneConfig {
+    /// Whether the rule draws from the secret key (the offset or the trimming).
+    pub fn is_keyed(&self) -> bool {
+        self.offset || self.trim_m > 0.0
+    }
+}
+
 impl Default for ZoneConfig {
     fn default() -> Self {
         Self {

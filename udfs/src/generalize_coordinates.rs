@@ -25,6 +25,21 @@ use datafusion::logical_expr::{
 use crate::DOC_SECTION_DATAMIN;
 use crate::util::const_f64;
 
+/// `struct<lat, long>` ([`GeneralizeCoordinatesFunc::fields`]) from two builders filled in
+/// step, null where `lat` is null.
+pub fn lat_long_struct(mut lat: Float64Builder, mut long: Float64Builder) -> Result<ArrayRef> {
+    let la: ArrayRef = Arc::new(lat.finish());
+    let lo: ArrayRef = Arc::new(long.finish());
+    let nulls = la
+        .logical_nulls()
+        .map(|n| NullBuffer::new(n.inner().clone()));
+    Ok(Arc::new(StructArray::try_new(
+        GeneralizeCoordinatesFunc::fields(),
+        vec![la, lo],
+        nulls,
+    )?))
+}
+
 /// Mean Earth radius in metres (IUGG, Moritz 2000).
 pub const EARTH_RADIUS_M: f64 = 6_371_008.8;
 
@@ -149,13 +164,7 @@ impl ScalarUDFImpl for GeneralizeCoordinatesFunc {
             out_lat.append_value(sa);
             out_long.append_value(sb);
         }
-        let la: ArrayRef = Arc::new(out_lat.finish());
-        let lo: ArrayRef = Arc::new(out_long.finish());
-        let nulls = la
-            .logical_nulls()
-            .map(|n| NullBuffer::new(n.inner().clone()));
-        let s = StructArray::try_new(Self::fields(), vec![la, lo], nulls)?;
-        Ok(ColumnarValue::Array(Arc::new(s)))
+        Ok(ColumnarValue::Array(lat_long_struct(out_lat, out_long)?))
     }
 
     fn documentation(&self) -> Option<&Documentation> {

@@ -13,10 +13,7 @@
 
 use std::sync::{Arc, LazyLock};
 
-use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, Float64Builder, StringBuilder, StructArray,
-};
-use datafusion::arrow::buffer::NullBuffer;
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, Float64Builder, StringBuilder};
 use datafusion::arrow::datatypes::{DataType, Float64Type};
 use datafusion::common::{Result, exec_err, plan_err};
 use datafusion::logical_expr::{
@@ -25,7 +22,7 @@ use datafusion::logical_expr::{
 use h3o::{CellIndex, LatLng, Resolution};
 
 use crate::DOC_SECTION_DATAMIN;
-use crate::generalize_coordinates::GeneralizeCoordinatesFunc;
+use crate::generalize_coordinates::{GeneralizeCoordinatesFunc, lat_long_struct};
 use crate::util::const_f64;
 
 /// The cell of resolution `res` containing (`lat`, `long`) in degrees; an error message when
@@ -180,18 +177,7 @@ impl ScalarUDFImpl for H3Func {
         }
         let out: ArrayRef = match self.output {
             Output::Index => Arc::new(index.finish()),
-            Output::Center => {
-                let la: ArrayRef = Arc::new(out_lat.finish());
-                let lo: ArrayRef = Arc::new(out_long.finish());
-                let nulls = la
-                    .logical_nulls()
-                    .map(|n| NullBuffer::new(n.inner().clone()));
-                Arc::new(StructArray::try_new(
-                    GeneralizeCoordinatesFunc::fields(),
-                    vec![la, lo],
-                    nulls,
-                )?)
-            }
+            Output::Center => lat_long_struct(out_lat, out_long)?,
         };
         Ok(ColumnarValue::Array(out))
     }
