@@ -100,7 +100,8 @@ enum Command {
     ///
     /// Builds synthetic subjects (secret home + real tracks from INPUT, out and back from
     /// home), publishes them raw, behind a Strava-style zone, and behind datamin's
-    /// privacy_zone rule, and runs three published attacks on each.
+    /// privacy_zone rule, and runs six attacks on each (three published, three aimed at
+    /// datamin's own design).
     Evaluate {
         /// Directory (path or URL) of FIT/TCX files whose GPS tracks are reused.
         #[arg(short, long, default_value = "../shared/data")]
@@ -123,6 +124,13 @@ enum Command {
         /// Largest keyed extra path length hidden beyond each zone boundary, metres.
         #[arg(long, default_value_t = datamin::privacy::ZoneConfig::default().trim_m)]
         trim_m: f64,
+        /// Largest keyed per-subject slack added to the zone radius, metres.
+        #[arg(long, default_value_t = datamin::privacy::RADIUS_SLACK_M)]
+        radius_slack_m: f64,
+        /// Share of activities (keyed) whose zones are gated: the home side of the line
+        /// through the shifted centre is hidden too.
+        #[arg(long, default_value_t = datamin::privacy::GATE_SHARE)]
+        gate_share: f64,
         /// Seed of the synthetic data (homes, track choice, rotation).
         #[arg(long, default_value_t = 1)]
         seed: u64,
@@ -333,6 +341,8 @@ async fn async_main(cli: Cli) -> ExitCode {
             distance_quantum_m,
             offset_range,
             trim_m,
+            radius_slack_m,
+            gate_share,
             seed,
             json,
         } => {
@@ -358,6 +368,8 @@ async fn async_main(cli: Cli) -> ExitCode {
                     distance_quantum_m,
                     offset_range: (lo, hi),
                     trim_m,
+                    radius_slack_m,
+                    gate_share,
                     ..ZoneConfig::default()
                 }),
             ];

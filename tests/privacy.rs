@@ -17,9 +17,12 @@ fn no_point_or_derived_value_reveals_the_hidden_endpoints() {
     let bytes = shared("fit/fitparse__activity-small-fenix2-run.fit");
     let orig = decode(ActivityFormat::Fit, "run.fit", &bytes).unwrap();
     let mut a = orig.clone();
+    // ungated, so that the derived values of a partly visible activity can be checked (the
+    // gate is tested below)
     let cfg = ZoneConfig {
         radius_m: 200.0,
         distance_quantum_m: 100.0,
+        gate_share: 0.0,
         ..ZoneConfig::default()
     };
     let stats = apply_zone(&mut a, &cfg, Some(KEY), "subject-1");
@@ -146,7 +149,14 @@ fn attacks_fail_on_datamin_zones_and_succeed_on_platform_zones() {
     // datamin: circle fitting and the offset-aware centroid fail; the naive centroid (and
     // distance leakage, which re-based distances reduce to it) rarely lands within 100 m
     // (one subject of 20 = 5%; 200 subjects in README.md)
-    for (a, max) in [(0, 0.05), (1, 0.15), (2, 0.15), (3, 0.05), (4, 0.15)] {
+    for (a, max) in [
+        (0, 0.05),
+        (1, 0.05),
+        (2, 0.05),
+        (3, 0.05),
+        (4, 0.05),
+        (5, 0.05),
+    ] {
         assert!(
             within100(2, a) <= max,
             "datamin: {} succeeds for {}",
@@ -155,14 +165,58 @@ fn attacks_fail_on_datamin_zones_and_succeed_on_platform_zones() {
         );
         assert!(within100(2, a) <= within100(1, a) / 3.0);
     }
-    assert!(res[2].points_kept > 0.55, "{}", res[2].points_kept);
+    // the price: these short tracks lose most points (about 35% kept on the full set)
+    assert!(res[2].points_kept > 0.2, "{}", res[2].points_kept);
+}
+
+#[test]
+fn gated_activities_show_nothing_on_the_home_side_of_the_shifted_centre() {
+    use datamin::privacy::subject_offset;
+    use datamin::udfs::geo::LocalFrame;
+    let bytes = shared("fit/fitparse__activity-small-fenix2-run.fit");
+    let orig = decode(ActivityFormat::Fit, "run.fit", &bytes).unwrap();
+    let pos = |r: &datamin::format::RecordRow| r.position_lat.zip(r.position_long);
+    let start = orig.records.iter().find_map(pos).unwrap();
+    let cfg = ZoneConfig {
+        gate_share: 1.0,
+        ..ZoneConfig::default()
+    };
+    let (mut visible, mut hidden_whole) = (0, 0);
+    for s in 0..12 {
+        let subject = format!("subject-{s}");
+        let mut a = orig.clone();
+        apply_zone(&mut a, &cfg, Some(KEY), &subject);
+        let mut ungated = orig.clone();
+        let open = ZoneConfig {
+            gate_share: 0.0,
+            ..cfg.clone()
+        };
+        apply_zone(&mut ungated, &open, Some(KEY), &subject);
+        // the gate only hides more
+        assert!(a.records.len() <= ungated.records.len());
+        if a.records.is_empty() {
+            hidden_whole += 1;
+            continue;
+        }
+        // every visible point lies beyond the line through the start's shifted centre,
+        // perpendicular to the offset
+        let (bearing, dist) = subject_offset(KEY, &subject, cfg.radius_m, cfg.offset_range);
+        let f = LocalFrame::new(start.0, start.1);
+        for p in a.records.iter().filter_map(pos) {
+            let (x, y) = f.to_xy(p.0, p.1);
+            let along = x * bearing.sin() + y * bearing.cos();
+            assert!(along >= dist - 1.0, "{subject}: {along} m < {dist} m");
+            visible += 1;
+        }
+    }
+    assert!(visible > 0 && hidden_whole > 0, "{visible} {hidden_whole}");
 }
 
 #[test]
 fn privacy_zone_policy_section() {
     let p = Policy::parse(
         "p.toml",
-        "[privacy_zone]\nradius_m = 300\noffset_range = [2, 3]\ntrim_m = 150\nzones = [{ lat = 50.85, long = 4.35, radius_m = 250 }]\n[tables.records]\nkeep = [\"timestamp\"]\n",
+        "[privacy_zone]\nradius_m = 300\noffset_range = [2, 3]\ntrim_m = 150\nradius_slack_m = 250\ngate_share = 0.25\nzones = [{ lat = 50.85, long = 4.35, radius_m = 250 }]\n[tables.records]\nkeep = [\"timestamp\"]\n",
     )
     .unwrap();
     let z = p.privacy_zone.as_ref().unwrap();
@@ -173,15 +227,19 @@ fn privacy_zone_policy_section() {
             z.offset,
             z.offset_range,
             z.trim_m,
+            z.radius_slack_m,
+            z.gate_share,
             z.zones.len()
         ),
-        (300.0, 100.0, true, (2.0, 3.0), 150.0, 1)
+        (300.0, 100.0, true, (2.0, 3.0), 150.0, 250.0, 0.25, 1)
     );
     assert!(p.needs_key(), "the keyed offset needs the key");
     let explain = p.explain();
     assert!(
         explain.contains("offset of [2, 3) x 300 m")
             && explain.contains("path length < 150 m")
+            && explain.contains("slack < 250 m")
+            && explain.contains("a keyed 25% of activities")
             && explain.contains("1 explicit zone(s)"),
         "{explain}"
     );
@@ -211,6 +269,23 @@ fn privacy_zone_policy_section() {
     )
     .unwrap_err();
     assert_eq!(e.key.as_deref(), Some("privacy_zone.trim_m"), "{e}");
+    let e = Policy::parse(
+        "p.toml",
+        "[privacy_zone]\ngate_share = 1.5\n[tables.records]\nkeep = [\"timestamp\"]\n",
+    )
+    .unwrap_err();
+    assert_eq!(
+        (e.line, e.key.as_deref()),
+        (Some(2), Some("privacy_zone.gate_share")),
+        "{e}"
+    );
+    assert!(e.message.contains("between 0 and 1"), "{e}");
+    let e = Policy::parse(
+        "p.toml",
+        "[privacy_zone]\nradius_slack_m = -5\n[tables.records]\nkeep = [\"timestamp\"]\n",
+    )
+    .unwrap_err();
+    assert_eq!(e.key.as_deref(), Some("privacy_zone.radius_slack_m"), "{e}");
     let e = Policy::parse(
         "p.toml",
         "[privacy_zone]\nradius = 5\n[tables.records]\nkeep = [\"timestamp\"]\n",

@@ -371,7 +371,9 @@ impl Policy {
             s.push_str(&format!(
                 "-- privacy_zone (applied to every decoded activity before these views, as raw.*):\n\
                  --   hide points within {r} m of each start/end, zone centre shifted by a keyed per-subject\n\
-                 --   offset of [{lo}, {hi}) x {r} m{offset}, plus a keyed path length < {t} m beyond each zone edge;\n\
+                 --   offset of [{lo}, {hi}) x {r} m{offset}, zone radius grown by a keyed per-subject slack < {sl} m,\n\
+                 --   plus a keyed path length < {t} m beyond each zone edge; for a keyed {g}% of activities\n\
+                 --   everything on the home side of the line through the shifted centre is hidden too (gate);\n\
                  --   {n} explicit zone(s); distances re-based at the first visible point and rounded to {q} m;\n\
                  --   lap/session positions, bounding boxes and totals recomputed from the visible points\n",
                 r = z.radius_m,
@@ -379,6 +381,8 @@ impl Policy {
                 hi = z.offset_range.1,
                 offset = if z.offset { "" } else { " (offset off)" },
                 t = z.trim_m,
+                sl = z.radius_slack_m,
+                g = z.gate_share * 100.0,
                 n = z.zones.len(),
                 q = z.distance_quantum_m,
             ));

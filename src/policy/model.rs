@@ -273,6 +273,8 @@ struct RawZone {
     offset: Option<bool>,
     offset_range: Option<Spanned<Vec<f64>>>,
     trim_m: Option<Spanned<f64>>,
+    radius_slack_m: Option<Spanned<f64>>,
+    gate_share: Option<Spanned<f64>>,
     #[serde(default)]
     zones: Vec<Spanned<RawExplicitZone>>,
 }
@@ -647,6 +649,26 @@ fn validate_zone(
             ));
         }
         cfg.trim_m = *t.get_ref();
+    }
+    if let Some(t) = &z.radius_slack_m {
+        if !(t.get_ref().is_finite() && *t.get_ref() >= 0.0 && *t.get_ref() <= 100_000.0) {
+            return Err(cx.err(
+                Some(t.span()),
+                "privacy_zone.radius_slack_m",
+                "radius_slack_m must be between 0 and 100000 metres",
+            ));
+        }
+        cfg.radius_slack_m = *t.get_ref();
+    }
+    if let Some(g) = &z.gate_share {
+        if !(0.0..=1.0).contains(g.get_ref()) {
+            return Err(cx.err(
+                Some(g.span()),
+                "privacy_zone.gate_share",
+                "gate_share must be a share between 0 and 1",
+            ));
+        }
+        cfg.gate_share = *g.get_ref();
     }
     for (i, e) in z.zones.into_iter().enumerate() {
         let sp = e.span();

@@ -5,7 +5,7 @@
 //! angle and moved so that they start at the home and end there too: even-numbered
 //! activities run a track out and back, odd-numbered ones are loops (half of one track out,
 //! half of another back, so the way home differs).
-//! A [`Defence`] is applied, then five attacks run on what it publishes:
+//! A [`Defence`] is applied, then six attacks run on what it publishes:
 //!
 //! - **endpoint fitting** (Hassan et al., USENIX Security 2018): a least-squares circle
 //!   (Kåsa fit) through the first and last visible points of all of a subject's activities;
@@ -22,7 +22,13 @@
 //! - **heading extrapolation**: a track leaves home along its first visible heading, so the
 //!   home lies near the line through the first (last) visible point in the direction of the
 //!   next (previous) ~100 m of track; the estimate is the least-squares point nearest to all
-//!   these lines.
+//!   these lines;
+//! - **mechanism-aware** (ours: the attacker knows how datamin's zone works, only not the
+//!   key): the visible ends lie on a circle of radius `R + |offset| + slack` around the
+//!   shifted centre, with the home inside it on the side where ends cluster. The estimate
+//!   walks `s·(r − R − k)` from the robustly fitted centre towards the centroid of the ends
+//!   (`r` the fitted radius); the sign `s` and shift `k` are calibrated on the other half
+//!   of the subjects (two-fold), as an attacker would on data they simulate themselves.
 //!
 //! An attack succeeds on a subject when its estimate is within 22.95 m (Dhondt et al.'s
 //! threshold) or 100 m of the true home.
@@ -357,9 +363,70 @@ pub fn multilaterate(pts: &[(f64, f64)], dists: &[f64]) -> Option<(f64, f64)> {
     Some((x, y))
 }
 
+/// What the mechanism-aware attack measures on one subject: the robustly fitted circle
+/// (centre, radius; metres) and the centroid of the visible ends.
+#[derive(Debug, Clone, Copy)]
+pub struct EndGeometry {
+    /// Centre of the circle through the visible ends (outliers dropped), local metres.
+    pub centre: (f64, f64),
+    /// Its radius, metres.
+    pub radius_m: f64,
+    /// Centroid of the visible ends, local metres.
+    pub centroid: (f64, f64),
+}
+
+impl EndGeometry {
+    /// The mechanism-aware estimate: `centre + s·(α·(radius − r0) − k)·unit(centroid −
+    /// centre)`.
+    pub fn estimate(&self, s: f64, alpha: f64, r0: f64, k: f64) -> (f64, f64) {
+        let (dx, dy) = (
+            self.centroid.0 - self.centre.0,
+            self.centroid.1 - self.centre.1,
+        );
+        let n = dx.hypot(dy).max(1e-9);
+        let w = s * (alpha * (self.radius_m - r0) - k);
+        (self.centre.0 + w * dx / n, self.centre.1 + w * dy / n)
+    }
+}
+
+/// A circle fit that drops outliers: Kåsa fits, each keeping the ends whose distance to
+/// the circle is at most `max(3 × median, 50 m)`. Returns (centre, radius).
+pub fn fit_circle_robust(pts: &[(f64, f64)]) -> Option<((f64, f64), f64)> {
+    let radius = |c: (f64, f64), p: &[(f64, f64)]| {
+        p.iter().map(|q| (q.0 - c.0).hypot(q.1 - c.1)).sum::<f64>() / p.len().max(1) as f64
+    };
+    let mut c = fit_circle(pts)?;
+    let mut r = radius(c, pts);
+    for _ in 0..5 {
+        let mut res: Vec<f64> = pts
+            .iter()
+            .map(|q| ((q.0 - c.0).hypot(q.1 - c.1) - r).abs())
+            .collect();
+        let mut sorted = res.clone();
+        sorted.sort_by(|a, b| a.total_cmp(b));
+        let limit = (3.0 * sorted[sorted.len() / 2]).max(50.0);
+        let kept: Vec<(f64, f64)> = pts
+            .iter()
+            .zip(res.drain(..))
+            .filter(|(_, e)| *e <= limit)
+            .map(|(p, _)| *p)
+            .collect();
+        if kept.len() < 3 {
+            break;
+        }
+        c = fit_circle(&kept)?;
+        r = radius(c, &kept);
+    }
+    Some((c, r))
+}
+
 /// The attacks' estimates (metres in a frame at the true home) for one subject, in the order
-/// of [`ATTACKS`].
-pub fn attack(published: &[Activity], frame: &LocalFrame) -> [Option<(f64, f64)>; 5] {
+/// of [`ATTACKS`] without the last (mechanism-aware) one, which needs calibration across
+/// subjects: its inputs are returned instead.
+pub fn attack(
+    published: &[Activity],
+    frame: &LocalFrame,
+) -> ([Option<(f64, f64)>; 5], Option<EndGeometry>) {
     let mut ends = Vec::new();
     let mut lines: Vec<Line> = Vec::new();
     let mut ml_pts = Vec::new();
@@ -416,13 +483,63 @@ pub fn attack(published: &[Activity], frame: &LocalFrame) -> [Option<(f64, f64)>
     let reflected = circle
         .zip(centroid)
         .map(|(c, m)| (2.0 * m.0 - c.0, 2.0 * m.1 - c.1));
-    [
-        circle,
-        multilaterate(&ml_pts, &ml_d),
-        centroid,
-        reflected,
-        nearest_to_lines(&lines),
-    ]
+    let geometry = fit_circle_robust(&ends)
+        .zip(centroid)
+        .map(|((centre, radius_m), centroid)| EndGeometry {
+            centre,
+            radius_m,
+            centroid,
+        });
+    (
+        [
+            circle,
+            multilaterate(&ml_pts, &ml_d),
+            centroid,
+            reflected,
+            nearest_to_lines(&lines),
+        ],
+        geometry,
+    )
+}
+
+/// The mechanism-aware attack on every subject: for each half of the subjects, the sign and
+/// shift that succeed most often (within 100 m) on the *other* half are used. `r0` is the
+/// zone radius R the attacker knows from the policy. Returns the error per subject, metres.
+pub fn mechanism_aware(geometry: &[Option<EndGeometry>], r0: f64) -> Vec<f64> {
+    let err = |g: &Option<EndGeometry>, p: (f64, f64, f64)| {
+        g.map_or(f64::INFINITY, |g| {
+            let e = g.estimate(p.0, p.1, r0, p.2);
+            e.0.hypot(e.1)
+        })
+    };
+    let mut params = Vec::new();
+    for s in [1.0, -1.0] {
+        for alpha in [0.0, 1.0] {
+            for k in (-20..=60).map(|i| f64::from(i) * 25.0) {
+                params.push((s, alpha, k));
+            }
+        }
+    }
+    let fold = |i: usize| i % 2;
+    let best_for = |f: usize| {
+        params
+            .iter()
+            .copied()
+            .max_by_key(|p| {
+                geometry
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, g)| fold(*i) != f && err(g, *p) <= 100.0)
+                    .count()
+            })
+            .expect("parameters")
+    };
+    let best = [best_for(0), best_for(1)];
+    geometry
+        .iter()
+        .enumerate()
+        .map(|(i, g)| err(g, best[fold(i)]))
+        .collect()
 }
 
 /// A line in local metres: (a point on it, unit direction).
@@ -452,12 +569,13 @@ pub fn nearest_to_lines(lines: &[Line]) -> Option<(f64, f64)> {
 }
 
 /// Names of the attacks, in the order of [`attack`].
-pub const ATTACKS: [&str; 5] = [
+pub const ATTACKS: [&str; 6] = [
     "endpoint circle fit",
     "distance leakage",
     "naive centroid",
     "offset-aware centroid",
     "heading extrapolation",
+    "mechanism-aware",
 ];
 
 /// Results of one defence.
@@ -479,7 +597,8 @@ pub fn evaluate(subjects: &[Subject], defences: &[Defence], key: &[u8]) -> Vec<D
     defences
         .iter()
         .map(|d| {
-            let mut errs: [Vec<f64>; 5] = Default::default();
+            let mut errs: [Vec<f64>; 6] = Default::default();
+            let mut geometry = Vec::new();
             let (mut kept, mut total, mut dist_err, mut n_sessions) = (0usize, 0usize, 0.0, 0usize);
             for s in subjects {
                 let published = publish(s, d, key);
@@ -494,10 +613,18 @@ pub fn evaluate(subjects: &[Subject], defences: &[Defence], key: &[u8]) -> Vec<D
                     }
                 }
                 let frame = LocalFrame::new(s.home.0, s.home.1);
-                for (i, e) in attack(&published, &frame).into_iter().enumerate() {
+                let (estimates, g) = attack(&published, &frame);
+                for (i, e) in estimates.into_iter().enumerate() {
                     errs[i].push(e.map_or(f64::INFINITY, |(x, y)| x.hypot(y)));
                 }
+                geometry.push(g);
             }
+            let r0 = match d {
+                Defence::Raw => 0.0,
+                Defence::PlatformZone { radius_m } => *radius_m,
+                Defence::Datamin(c) => c.radius_m,
+            };
+            errs[5] = mechanism_aware(&geometry, r0);
             let attacks = errs
                 .iter_mut()
                 .enumerate()

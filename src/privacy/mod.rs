@@ -28,7 +28,7 @@
 
 pub mod evaluate;
 
-use datamin_udfs::geo::{destination, haversine_m};
+use datamin_udfs::geo::{LocalFrame, destination, haversine_m};
 use hmac::{Hmac, Mac};
 use serde::Serialize;
 use sha2::Sha256;
@@ -65,6 +65,18 @@ pub struct ZoneConfig {
     /// key; 0: off). The points where tracks leave the zone then no longer lie on its
     /// circle, so the circle an attacker fits through them is blurred too.
     pub trim_m: f64,
+    /// Keyed per-subject slack added to the zone radius, uniform in `[0, radius_slack_m)`
+    /// metres (needs the key; 0: off). Without it the fitted circle's radius minus R is
+    /// exactly the offset length, and an attacker who knows the mechanism walks that far
+    /// from the fitted centre; see [`subject_slack`].
+    pub radius_slack_m: f64,
+    /// Share of activities, chosen per activity from the key, whose automatic zones are
+    /// *gated*: besides the zone, everything on the home side of the line through the
+    /// shifted centre (perpendicular to the offset) is hidden, so these activities only
+    /// show points on the far side, away from the home (0: off; needs the offset). Visible
+    /// ends of ungated activities cluster on the home side of the zone; the gated ones
+    /// pull the centroid of all ends away from it. See [`ZoneConfig::gated`].
+    pub gate_share: f64,
     /// Explicit zones.
     pub zones: Vec<ExplicitZone>,
 }
@@ -72,7 +84,17 @@ pub struct ZoneConfig {
 impl ZoneConfig {
     /// Whether the rule draws from the secret key (the offset or the trimming).
     pub fn is_keyed(&self) -> bool {
-        self.offset || self.trim_m > 0.0
+        self.offset || self.trim_m > 0.0 || self.radius_slack_m > 0.0
+    }
+
+    /// Whether the automatic zones of activity `activity_id` are gated (see
+    /// [`ZoneConfig::gate_share`]): `HMAC-SHA256(key, "datamin/zone-gate/" || activity_id)`
+    /// read as a number in [0, 1) is below `gate_share`.
+    pub fn gated(&self, key: &[u8], activity_id: &str) -> bool {
+        self.offset
+            && self.gate_share > 0.0
+            && keyed_uniform(key, b"datamin/zone-gate/", &[activity_id.as_bytes()]).0
+                < self.gate_share
     }
 }
 
@@ -84,10 +106,18 @@ impl Default for ZoneConfig {
             offset: true,
             offset_range: OFFSET_RANGE,
             trim_m: 300.0,
+            radius_slack_m: RADIUS_SLACK_M,
+            gate_share: GATE_SHARE,
             zones: Vec::new(),
         }
     }
 }
+
+/// Default [`ZoneConfig::radius_slack_m`], metres.
+pub const RADIUS_SLACK_M: f64 = 300.0;
+
+/// Default [`ZoneConfig::gate_share`].
+pub const GATE_SHARE: f64 = 0.6;
 
 /// Default range of the zone-centre offset as multiples of R: `[lo, hi)`.
 pub const OFFSET_RANGE: (f64, f64) = (2.5, 3.5);
@@ -112,6 +142,12 @@ pub fn subject_offset(key: &[u8], subject: &str, radius_m: f64, range: (f64, f64
     let (a, b) = keyed_uniform(key, b"datamin/zone-offset/", &[subject.as_bytes()]);
     let (lo, hi) = range;
     (a * std::f64::consts::TAU, radius_m * (lo + (hi - lo) * b))
+}
+
+/// The keyed, per-subject stable slack added to zone radii, metres: uniform in
+/// `[0, slack_m)`, from `HMAC-SHA256(key, "datamin/zone-slack/" || subject)`.
+pub fn subject_slack(key: &[u8], subject: &str, slack_m: f64) -> f64 {
+    slack_m * keyed_uniform(key, b"datamin/zone-slack/", &[subject.as_bytes()]).0
 }
 
 /// Extends the hidden stretches of `keep` (one flag per record, `false` = hidden): every run
@@ -213,6 +249,10 @@ pub fn apply_zone(
         (true, Some(k)) => subject_offset(k, subject, cfg.radius_m.max(1.0), cfg.offset_range),
         _ => (0.0, 0.0),
     };
+    let slack = match key {
+        Some(k) if cfg.radius_slack_m > 0.0 => subject_slack(k, subject, cfg.radius_slack_m),
+        _ => 0.0,
+    };
     let shifted = |lat: f64, long: f64, r: f64| {
         let (la, lo) = if dist > 0.0 {
             destination(lat, long, bearing, dist)
@@ -222,19 +262,35 @@ pub fn apply_zone(
         Circle {
             lat: la,
             long: lo,
-            radius_m: r + dist,
+            radius_m: r + dist + slack,
         }
     };
     let mut circles = Vec::new();
+    // gates: (frame at a shifted centre); hidden where (x, y)·toward < 0, toward = the
+    // offset direction (from the anchor to the shifted centre)
+    let mut gates = Vec::new();
+    let gated = dist > 0.0 && key.is_some_and(|k| cfg.gated(k, &a.activity_id));
     let pos = |r: &RecordRow| r.position_lat.zip(r.position_long);
     if cfg.radius_m > 0.0 {
-        if let Some((la, lo)) = a.records.iter().find_map(pos) {
-            circles.push(shifted(la, lo, cfg.radius_m));
-        }
-        if let Some((la, lo)) = a.records.iter().rev().find_map(pos) {
-            circles.push(shifted(la, lo, cfg.radius_m));
+        let ends = [
+            a.records.iter().find_map(pos),
+            a.records.iter().rev().find_map(pos),
+        ];
+        for (la, lo) in ends.into_iter().flatten() {
+            let c = shifted(la, lo, cfg.radius_m);
+            if gated {
+                gates.push(LocalFrame::new(c.lat, c.long));
+            }
+            circles.push(c);
         }
     }
+    let toward = (bearing.sin(), bearing.cos());
+    let behind_gate = |la: f64, lo: f64| {
+        gates.iter().any(|f| {
+            let (x, y) = f.to_xy(la, lo);
+            x * toward.0 + y * toward.1 < 0.0
+        })
+    };
     for z in &cfg.zones {
         if z.subject.as_deref().is_none_or(|s| s == subject) {
             circles.push(shifted(z.lat, z.long, z.radius_m));
@@ -249,7 +305,8 @@ pub fn apply_zone(
             if let Some((la, lo)) = pos(r) {
                 hidden_state = circles
                     .iter()
-                    .any(|c| haversine_m(la, lo, c.lat, c.long) < c.radius_m);
+                    .any(|c| haversine_m(la, lo, c.lat, c.long) < c.radius_m)
+                    || behind_gate(la, lo);
             }
             !hidden_state
         })
