@@ -15,8 +15,13 @@
 //!    the same distance (`R + |o|`), so every point within `R` of the true start/end is still
 //!    hidden while the circle an attacker fits is centred on the shifted point, far from the
 //!    home. Beyond each zone edge a keyed random stretch of path ([`ZoneConfig::trim_m`]) is
-//!    hidden too, so the visible endpoints do not lie on one circle.
-//! 3. **Derived values are recomputed from what remains.** Cumulative distance is re-based at
+//!    hidden too, so the visible endpoints do not lie on one circle. The radius also grows
+//!    by a keyed per-subject slack ([`subject_slack`]), so that the fitted radius does not
+//!    give away the offset length.
+//! 3. **Gate.** For a keyed share of activities ([`ZoneConfig::gate_share`]) everything on
+//!    the home side of the line through the shifted centre is hidden too, so the visible
+//!    ends no longer cluster next to the home.
+//! 4. **Derived values are recomputed from what remains.** Cumulative distance is re-based at
 //!    the first visible point (the hidden distance is gone, which defeats the distance
 //!    attack) and rounded to `distance_quantum_m`; lap and session start/end times and
 //!    positions, bounding boxes, distance, elapsed time, ascent/descent, speed and heart-rate
