@@ -605,25 +605,33 @@ fn validate_zone(
         return Ok(None);
     }
     let mut cfg = crate::privacy::ZoneConfig::default();
-    if let Some(r) = &z.radius_m {
-        if !(r.get_ref().is_finite() && *r.get_ref() >= 0.0 && *r.get_ref() <= 100_000.0) {
-            return Err(cx.err(
-                Some(r.span()),
-                "privacy_zone.radius_m",
-                "radius_m must be between 0 and 100000 metres",
-            ));
+    // a number in `range`, else an error at its position naming the field
+    let number = |v: &Option<Spanned<f64>>,
+                  field: &str,
+                  range: std::ops::RangeInclusive<f64>,
+                  what: &str|
+     -> Result<Option<f64>, PolicyError> {
+        match v {
+            Some(x) if !range.contains(x.get_ref()) => Err(cx.err(
+                Some(x.span()),
+                &format!("privacy_zone.{field}"),
+                format!("{field} must be {what}"),
+            )),
+            Some(x) => Ok(Some(*x.get_ref())),
+            None => Ok(None),
         }
-        cfg.radius_m = *r.get_ref();
+    };
+    let metres = "between 0 and 100000 metres";
+    if let Some(v) = number(&z.radius_m, "radius_m", 0.0..=100_000.0, metres)? {
+        cfg.radius_m = v;
     }
-    if let Some(q) = &z.distance_quantum_m {
-        if !(q.get_ref().is_finite() && *q.get_ref() >= 0.0) {
-            return Err(cx.err(
-                Some(q.span()),
-                "privacy_zone.distance_quantum_m",
-                "distance_quantum_m must be >= 0 metres",
-            ));
-        }
-        cfg.distance_quantum_m = *q.get_ref();
+    if let Some(v) = number(
+        &z.distance_quantum_m,
+        "distance_quantum_m",
+        0.0..=f64::MAX,
+        ">= 0 metres",
+    )? {
+        cfg.distance_quantum_m = v;
     }
     cfg.offset = z.offset.unwrap_or(true);
     if let Some(r) = &z.offset_range {
@@ -640,35 +648,19 @@ fn validate_zone(
             }
         }
     }
-    if let Some(t) = &z.trim_m {
-        if !(t.get_ref().is_finite() && *t.get_ref() >= 0.0 && *t.get_ref() <= 100_000.0) {
-            return Err(cx.err(
-                Some(t.span()),
-                "privacy_zone.trim_m",
-                "trim_m must be between 0 and 100000 metres",
-            ));
-        }
-        cfg.trim_m = *t.get_ref();
+    if let Some(v) = number(&z.trim_m, "trim_m", 0.0..=100_000.0, metres)? {
+        cfg.trim_m = v;
     }
-    if let Some(t) = &z.radius_slack_m {
-        if !(t.get_ref().is_finite() && *t.get_ref() >= 0.0 && *t.get_ref() <= 100_000.0) {
-            return Err(cx.err(
-                Some(t.span()),
-                "privacy_zone.radius_slack_m",
-                "radius_slack_m must be between 0 and 100000 metres",
-            ));
-        }
-        cfg.radius_slack_m = *t.get_ref();
+    if let Some(v) = number(&z.radius_slack_m, "radius_slack_m", 0.0..=100_000.0, metres)? {
+        cfg.radius_slack_m = v;
     }
-    if let Some(g) = &z.gate_share {
-        if !(0.0..=1.0).contains(g.get_ref()) {
-            return Err(cx.err(
-                Some(g.span()),
-                "privacy_zone.gate_share",
-                "gate_share must be a share between 0 and 1",
-            ));
-        }
-        cfg.gate_share = *g.get_ref();
+    if let Some(v) = number(
+        &z.gate_share,
+        "gate_share",
+        0.0..=1.0,
+        "a share between 0 and 1",
+    )? {
+        cfg.gate_share = v;
     }
     for (i, e) in z.zones.into_iter().enumerate() {
         let sp = e.span();
