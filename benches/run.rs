@@ -36,7 +36,7 @@ fn bench(c: &mut Criterion) {
     )
     .unwrap();
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let minimizer = rt.block_on(Minimizer::new(policy, Some(key))).unwrap();
+    let minimizer = Minimizer::new(policy, Some(key)).unwrap();
 
     let mut g = c.benchmark_group("run");
     g.throughput(Throughput::Bytes(bytes));
@@ -63,8 +63,7 @@ fn bench(c: &mut Criterion) {
                 jobs: 0,
                 progress: false,
             };
-            rt.block_on(run_batch(&minimizer, Some("bench"), &opts))
-                .unwrap()
+            rt.block_on(run_batch(&minimizer, &opts)).unwrap()
         })
     });
     g.finish();

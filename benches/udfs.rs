@@ -12,13 +12,13 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use datamin::format::{Activity, RecordRow};
 use datamin::minimizer::Minimizer;
 use datamin::policy::Policy;
-use datamin::schema::Table;
+use datamin::schema::{Table, TableBatches};
 use datamin::udfs::PseudonymKey;
 
 const ROWS: usize = 1_000_000;
 const KEEP: &str = r#"keep = ["activity_id", "timestamp", "position_lat", "position_long", "altitude_m", "speed_m_s", "heart_rate_bpm"]"#;
 
-fn input() -> Vec<Vec<datafusion::arrow::record_batch::RecordBatch>> {
+fn input() -> TableBatches {
     // 100 activities of 10 000 samples at 1 Hz
     (0..100)
         .map(|a| {
@@ -41,9 +41,12 @@ fn input() -> Vec<Vec<datafusion::arrow::record_batch::RecordBatch>> {
                     .collect(),
                 ..Default::default()
             };
-            vec![act.to_batch(Table::Records).unwrap()]
+            act.to_batch(Table::Records).unwrap()
         })
-        .collect()
+        .fold(TableBatches::new(), |mut t, b| {
+            t.push(Table::Records, b);
+            t
+        })
 }
 
 fn bench(c: &mut Criterion) {
@@ -107,13 +110,9 @@ fn bench(c: &mut Criterion) {
     g.sample_size(10);
     for (name, policy) in &cases {
         let p = Policy::parse(name, policy).unwrap();
-        let m = rt.block_on(Minimizer::new(p, Some(key.clone()))).unwrap();
+        let m = Minimizer::new(p, Some(key.clone())).unwrap();
         g.bench_function(*name, |b| {
-            b.iter(|| {
-                rt.block_on(m.minimize(Table::Records, data.clone()))
-                    .unwrap()
-                    .unwrap()
-            })
+            b.iter(|| rt.block_on(m.minimize(data.clone())).unwrap())
         });
     }
     g.finish();
@@ -126,14 +125,12 @@ fn bench(c: &mut Criterion) {
         .filter(|(n, _)| matches!(*n, "plain_projection" | "all_record_rules"))
     {
         let p = Policy::parse(name, policy).unwrap();
-        let m = rt.block_on(Minimizer::new(p, Some(key.clone()))).unwrap();
+        let m = Minimizer::new(p, Some(key.clone())).unwrap();
         g.bench_function(*name, |b| {
             b.iter(|| {
-                let (schema, batches) = rt
-                    .block_on(m.minimize(Table::Records, data.clone()))
-                    .unwrap()
-                    .unwrap();
-                datamin::sink::parquet::encode(schema, &batches, Vec::new()).unwrap()
+                let out = rt.block_on(m.minimize(data.clone())).unwrap();
+                let t = &out.tables[0];
+                datamin::sink::parquet::encode(t.schema.clone(), &t.batches, Vec::new()).unwrap()
             })
         });
     }

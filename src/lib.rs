@@ -20,6 +20,7 @@ pub mod format;
 pub mod inspect;
 pub mod minimizer;
 pub mod policy;
+pub mod policy_view;
 pub mod privacy;
 pub mod runner;
 pub mod schema;

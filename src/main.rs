@@ -12,7 +12,7 @@ use datafusion::object_store::ObjectStoreExt;
 use datamin::context::session_context;
 use datamin::format::{ActivityFormat, decode};
 use datamin::minimizer::Minimizer;
-use datamin::policy::{Policy, load_key};
+use datamin::policy::{KeyOrigin, Policy, load_existing_key, load_key, load_or_create_key};
 use datamin::runner::{RunOptions, run_batch};
 use datamin::sql::{
     OutputFormat, TableSpec, register_input, register_table, render, run_script, statement_complete,
@@ -206,8 +206,20 @@ fn policy_and_key(
     need_key: bool,
 ) -> Result<(Policy, Option<datamin::udfs::PseudonymKey>), String> {
     let policy = Policy::from_file(policy).map_err(|e| e.to_string())?;
-    let key = if policy.needs_key() || (need_key && key_file.is_some()) {
-        Some(load_key(&policy.key, key_file).map_err(|e| e.to_string())?)
+    let key = if policy.needs_key() {
+        let (key, origin) = load_or_create_key(&policy.key, key_file).map_err(|e| e.to_string())?;
+        if let KeyOrigin::CreatedKeyring(path) = origin {
+            eprintln!(
+                "datamin: no key configured; created a new keyring at {} (mode 0600).\n\
+                 datamin: keep it secret and back it up: pseudonyms and encrypted columns depend on it.\n\
+                 datamin: it is used whenever no --key-file or {} is given.",
+                path.display(),
+                datamin::policy::DEFAULT_KEY_ENV
+            );
+        }
+        Some(key)
+    } else if need_key {
+        load_existing_key(&policy.key, key_file).map_err(|e| e.to_string())?
     } else {
         None
     };
@@ -230,8 +242,7 @@ async fn async_main(cli: Cli) -> ExitCode {
                 Ok(v) => v,
                 Err(e) => return fail(e),
             };
-            let key_id = key.as_ref().map(|k| k.id().to_string());
-            let minimizer = match Minimizer::new(policy, key).await {
+            let minimizer = match Minimizer::new(policy, key) {
                 Ok(m) => m,
                 Err(e) => return fail(e),
             };
@@ -242,7 +253,7 @@ async fn async_main(cli: Cli) -> ExitCode {
                 jobs,
                 progress: !quiet && std::io::stderr().is_terminal(),
             };
-            match run_batch(&minimizer, key_id.as_deref(), &opts).await {
+            match run_batch(&minimizer, &opts).await {
                 Ok(summary) => {
                     if json {
                         println!(
@@ -281,7 +292,7 @@ async fn async_main(cli: Cli) -> ExitCode {
                             Ok(k) => Some(k),
                             Err(e) => return fail(e),
                         },
-                        None => load_key(&Default::default(), None).ok(),
+                        None => load_existing_key(&Default::default(), None).ok().flatten(),
                     };
                     (None, k)
                 }
@@ -396,9 +407,17 @@ async fn async_main(cli: Cli) -> ExitCode {
                 Ok(id) => id,
                 Err(e) => return fail(e),
             };
+            // without --key-file or DATAMIN_KEY: the default keyring, if there is one
+            let default_ring = datamin::policy::default_keyring_path()
+                .filter(|p| {
+                    key_file.is_none()
+                        && std::env::var_os(datamin::policy::DEFAULT_KEY_ENV).is_none()
+                        && p.exists()
+                })
+                .map(|p| p.to_string_lossy().into_owned());
             let key = match datamin::policy::load_key_by_id(
                 &Default::default(),
-                key_file.as_deref(),
+                key_file.as_deref().or(default_ring.as_deref()),
                 key_id.as_deref(),
             ) {
                 Ok(k) => k,

@@ -1,27 +1,38 @@
-//! Applying a policy to decoded batches: the embedding API.
+//! Applying a policy to batches of the canonical tables: the one minimization step that
+//! `datamin run`, `datamin sql` and embedding jobs share.
+//!
+//! [`Minimizer::minimize`] applies **every** step the policy names — the activity-level
+//! privacy zone first, then the compiled SQL view of each table — so a caller cannot get
+//! less minimization than the policy says by forgetting a step.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! use datamin::format::{decode, ActivityFormat};
 //! use datamin::minimizer::Minimizer;
 //! use datamin::policy::Policy;
-//! use datamin::schema::Table;
+//! use datamin::schema::{Table, TableBatches};
 //!
 //! let policy = Policy::parse("inline", r#"
+//!     [privacy_zone]
+//!     radius_m = 200
 //!     [tables.records]
-//!     keep = ["timestamp", "heart_rate_bpm"]
+//!     keep = ["timestamp", "position_lat", "position_long", "heart_rate_bpm"]
 //!     [[tables.records.rules]]
 //!     rule = "truncate_time"
 //!     columns = ["timestamp"]
 //!     unit = "minute"
 //! "#)?;
-//! let minimizer = Minimizer::new(policy, None).await?;
+//! let key = datamin::udfs::PseudonymKey::new("k1", b"a secret of at least 16 bytes".to_vec())?;
+//! let minimizer = Minimizer::new(policy, Some(key))?;
 //! let bytes = std::fs::read("activity.fit")?;
 //! let activity = decode(ActivityFormat::Fit, "activity.fit", &bytes)?;
-//! let (schema, batches) = minimizer
-//!     .minimize(Table::Records, vec![vec![activity.to_batch(Table::Records)?]])
-//!     .await?
-//!     .expect("the policy writes records");
+//! let mut input = TableBatches::new();
+//! for t in Table::ALL {
+//!     input.push(t, activity.to_batch(t)?);
+//! }
+//! let out = minimizer.minimize(input).await?;
+//! let records = out.table(Table::Records).expect("the policy writes records");
+//! println!("{} of {} samples published", records.rows_out, records.rows_in);
 //! # Ok(()) }
 //! ```
 
@@ -30,68 +41,96 @@ use std::sync::Arc;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::catalog::MemTable;
-use datafusion::common::{DataFusionError, Result, TableReference, plan_err};
+use datafusion::common::{Result, TableReference, plan_err};
 use datafusion::prelude::SessionContext;
 use datamin_udfs::PseudonymKey;
-use tokio::sync::Mutex;
 
 use crate::context::session_context;
-use crate::policy::{CompiledView, Policy, RAW_SCHEMA, VIEW_SCHEMA};
-use crate::schema::Table;
+use crate::policy::{CompiledView, Policy, RAW_SCHEMA};
+use crate::privacy::{PrivacyZone, ZoneStats};
+use crate::schema::{Table, TableBatches};
 
 /// Applies a compiled [`Policy`] to batches of the canonical tables.
 ///
-/// Output rows keep the order of the input partitions and of rows inside them, so the same
-/// input gives the same output.
+/// Cheap to share (`&self` methods, no lock): every call plans in its own DataFusion
+/// session. Output rows keep the order of the input batches and of rows inside them (by
+/// activity when the policy has a privacy zone), so the same input gives the same output.
+#[derive(Debug)]
 pub struct Minimizer {
-    policy: Policy,
+    policy: Arc<Policy>,
     key: Option<PseudonymKey>,
+    zone: Option<PrivacyZone>,
     views: Vec<CompiledView>,
-    ctx: SessionContext,
-    lock: Mutex<()>,
+    target_partitions: usize,
+}
+
+/// One table after minimization.
+#[derive(Debug, Clone)]
+pub struct MinimizedTable {
+    /// The table.
+    pub table: Table,
+    /// The output schema: the policy's kept columns, in its order.
+    pub schema: SchemaRef,
+    /// The output rows.
+    pub batches: Vec<RecordBatch>,
+    /// Rows given to the minimizer (before the privacy zone).
+    pub rows_in: u64,
+    /// Rows in `batches`.
+    pub rows_out: u64,
+    /// Rows removed (or merged, `aggregate`) by each enabled row rule, in policy order:
+    /// `(rule, rows)`. Each count is of what the rules before it left.
+    pub removed_by_rule: Vec<(String, u64)>,
+}
+
+/// The result of [`Minimizer::minimize`].
+#[derive(Debug, Clone)]
+pub struct Minimized {
+    /// The tables the policy writes, in [`Table::ALL`] order.
+    pub tables: Vec<MinimizedTable>,
+    /// What the privacy zone hid (`None`: the policy has no zone).
+    pub privacy_zone: Option<ZoneStats>,
+}
+
+impl Minimized {
+    /// The output of `table`, if the policy writes it.
+    pub fn table(&self, table: Table) -> Option<&MinimizedTable> {
+        self.tables.iter().find(|t| t.table == table)
+    }
 }
 
 impl Minimizer {
-    /// Compiles `policy`; `key` is needed when [`Policy::needs_key`] (keyed rules:
-    /// `pseudonymize`, `noise`, `encrypt`, the privacy zone's offset and trimming).
-    pub async fn new(policy: Policy, key: Option<PseudonymKey>) -> Result<Self> {
+    /// Compiles `policy`. `key` is the secret of the keyed steps ([`Policy::needs_key`]:
+    /// `pseudonymize`, `noise`, `encrypt`, the privacy zone's offset, slack and trimming).
+    ///
+    /// # Errors
+    /// The policy needs a key and `key` is `None`.
+    pub fn new(policy: Policy, key: Option<PseudonymKey>) -> Result<Self> {
         if policy.needs_key() && key.is_none() {
             return plan_err!(
                 "the policy has keyed rules (pseudonymize, noise, encrypt or a privacy zone offset/trim) but no key was given"
             );
         }
-        let ctx = session_context(key.clone(), 0);
-        // Keep partition order: no round-robin shuffles between the scan and the output.
-        ctx.sql("SET datafusion.optimizer.enable_round_robin_repartition = false")
-            .await?;
-        ctx.sql(&format!("CREATE SCHEMA {RAW_SCHEMA}")).await?;
-        ctx.sql(&format!("CREATE SCHEMA {VIEW_SCHEMA}")).await?;
+        let zone = match &policy.privacy_zone {
+            Some(cfg) => Some(PrivacyZone::new(cfg.clone(), key.clone())?),
+            None => None,
+        };
         let views = policy.compile();
         Ok(Self {
-            policy,
+            policy: Arc::new(policy),
             key,
+            zone,
             views,
-            ctx,
-            lock: Mutex::new(()),
+            target_partitions: std::thread::available_parallelism().map_or(1, |n| n.get()),
         })
     }
 
-    /// Applies the policy's activity-level rules (the privacy zone) to a decoded activity,
-    /// before its batches are built. Returns the zone statistics when the rule is enabled.
-    pub fn prepare(
-        &self,
-        activity: &mut crate::format::Activity,
-    ) -> Option<crate::privacy::ZoneStats> {
-        prepare_activity(
-            self.policy.privacy_zone.as_ref(),
-            self.key.as_ref(),
-            activity,
-        )
-    }
-
-    /// The parts of the policy [`Minimizer::prepare`] needs, to move into worker threads.
-    pub fn activity_rules(&self) -> (Option<crate::privacy::ZoneConfig>, Option<PseudonymKey>) {
-        (self.policy.privacy_zone.clone(), self.key.clone())
+    /// Sets how many partitions the SQL step runs on (default: the number of cores; 0 also
+    /// means that). The output does not depend on it.
+    pub fn with_target_partitions(mut self, n: usize) -> Self {
+        if n > 0 {
+            self.target_partitions = n;
+        }
+        self
     }
 
     /// The policy being applied.
@@ -99,65 +138,121 @@ impl Minimizer {
         &self.policy
     }
 
-    /// The session (with the datamin UDFs) the minimizer runs in.
-    pub fn context(&self) -> &SessionContext {
-        &self.ctx
+    /// The id of the key in use (written to output metadata), if any.
+    pub fn key_id(&self) -> Option<&str> {
+        self.key.as_ref().map(PseudonymKey::id)
     }
 
-    /// Minimizes the batches of `table` (one inner `Vec` per partition, all with the
-    /// canonical schema of `table`). Returns the output schema and batches in input order;
-    /// `None` when the policy does not write `table`.
-    pub async fn minimize(
+    /// Minimizes `input` into every table the policy writes: the privacy zone (if any)
+    /// over all tables, then each table's view. Tables the policy does not name are not
+    /// returned.
+    ///
+    /// # Errors
+    /// The input lacks a column the policy or the zone needs, or a query fails.
+    pub async fn minimize(&self, input: TableBatches) -> Result<Minimized> {
+        self.minimize_tables(input, None).await
+    }
+
+    /// [`Minimizer::minimize`] for one table only (the privacy zone still sees every table,
+    /// since laps and sessions are recomputed from the visible records). `Ok(None)` when the
+    /// policy does not write `table`.
+    ///
+    /// # Errors
+    /// As [`Minimizer::minimize`].
+    pub async fn minimize_table(
         &self,
+        input: TableBatches,
         table: Table,
-        partitions: Vec<Vec<RecordBatch>>,
-    ) -> Result<Option<(SchemaRef, Vec<RecordBatch>)>> {
-        let Some(view) = self.views.iter().find(|v| v.table == table) else {
-            return Ok(None);
+    ) -> Result<Option<MinimizedTable>> {
+        let mut out = self.minimize_tables(input, Some(table)).await?;
+        Ok(out.tables.pop())
+    }
+
+    async fn minimize_tables(&self, input: TableBatches, only: Option<Table>) -> Result<Minimized> {
+        let rows_in = Table::ALL.map(|t| input.num_rows(t) as u64);
+        let (input, privacy_zone) = match &self.zone {
+            Some(z) => {
+                let (out, stats) = z.apply(input)?;
+                (out, Some(stats))
+            }
+            None => (input, None),
         };
-        let _guard = self.lock.lock().await;
-        let raw = self.register_raw(table, partitions)?;
-        let out = async {
-            let df = self.ctx.sql(&view.select).await?;
-            let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
-            let batches = df.collect_partitioned().await?;
-            Ok((schema, batches.into_iter().flatten().collect()))
+        let ctx = self.session().await?;
+        let mut tables = Vec::new();
+        for view in &self.views {
+            if only.is_some_and(|t| t != view.table) {
+                continue;
+            }
+            let t = self
+                .run_view(&ctx, view, input.get(view.table).to_vec())
+                .await?;
+            tables.push(MinimizedTable {
+                rows_in: rows_in[view.table.index()],
+                ..t
+            });
         }
-        .await;
-        self.ctx.deregister_table(raw)?;
-        out.map(Some)
+        Ok(Minimized {
+            tables,
+            privacy_zone,
+        })
     }
 
-    /// Registers `partitions` as `raw.<table>` (replacing an earlier one) for the view
-    /// queries; the caller holds `self.lock` and deregisters the returned name when done.
-    fn register_raw(
+    /// A fresh session with the datamin functions and the key; the SQL step keeps the
+    /// partition order (no round-robin shuffles between the scan and the output).
+    async fn session(&self) -> Result<SessionContext> {
+        let ctx = session_context(self.key.clone(), self.target_partitions);
+        ctx.sql("SET datafusion.optimizer.enable_round_robin_repartition = false")
+            .await?;
+        ctx.sql(&format!("CREATE SCHEMA {RAW_SCHEMA}")).await?;
+        Ok(ctx)
+    }
+
+    /// Runs `view` over `batches` registered as `raw.<table>`, and counts what each row
+    /// rule removed.
+    async fn run_view(
         &self,
-        table: Table,
-        partitions: Vec<Vec<RecordBatch>>,
-    ) -> Result<TableReference> {
+        ctx: &SessionContext,
+        view: &CompiledView,
+        batches: Vec<RecordBatch>,
+    ) -> Result<MinimizedTable> {
+        let table = view.table;
         let raw = TableReference::partial(RAW_SCHEMA, table.name());
-        let partitions = if partitions.is_empty() {
-            vec![Vec::new()]
-        } else {
-            partitions
-        };
-        let mem = MemTable::try_new(table.schema(), partitions)?;
-        self.ctx.deregister_table(raw.clone())?;
-        self.ctx.register_table(raw.clone(), Arc::new(mem))?;
-        Ok(raw)
+        let schema = batches
+            .first()
+            .map_or_else(|| table.schema(), |b| b.schema());
+        let before: u64 = batches.iter().map(|b| b.num_rows() as u64).sum();
+        let mem = MemTable::try_new(schema, partitions(batches, self.target_partitions))?;
+        ctx.register_table(raw.clone(), Arc::new(mem))?;
+        let df = ctx.sql(&view.select).await?;
+        let out_schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
+        let out: Vec<RecordBatch> = df
+            .collect_partitioned()
+            .await?
+            .into_iter()
+            .flatten()
+            .collect();
+        let rows_out = out.iter().map(|b| b.num_rows() as u64).sum();
+        let removed_by_rule = self.row_rule_counts(ctx, table, before, rows_out).await?;
+        ctx.deregister_table(raw)?;
+        Ok(MinimizedTable {
+            table,
+            schema: out_schema,
+            batches: out,
+            rows_in: before,
+            rows_out,
+            removed_by_rule,
+        })
     }
-}
 
-impl Minimizer {
-    /// How many rows each enabled row rule of `table` removes from `partitions` (the same
-    /// input as [`Minimizer::minimize`], whose output had `rows_out` rows), in policy order:
-    /// `(rule, rows removed)`. Rules run in order, so each count is of what the rules before
-    /// it left. The last rule's count comes from `rows_out`, so a table with one row rule
-    /// needs no extra query. Empty without row rules.
-    pub async fn row_rule_counts(
+    /// How many rows each enabled row rule of `table` removed, in policy order, given
+    /// `before` rows in `raw.<table>` and `rows_out` in the output. Rules run in order, so
+    /// each count is of what the rules before it left; the last rule's count comes from
+    /// `rows_out`, so a table with one row rule needs no extra query.
+    async fn row_rule_counts(
         &self,
+        ctx: &SessionContext,
         table: Table,
-        partitions: Vec<Vec<RecordBatch>>,
+        mut before: u64,
         rows_out: u64,
     ) -> Result<Vec<(String, u64)>> {
         let Some(tp) = self.policy.table(table) else {
@@ -167,46 +262,28 @@ impl Minimizer {
         let Some((last_rule, _)) = prefixes.pop() else {
             return Ok(Vec::new());
         };
-        let mut before: u64 = partitions
-            .iter()
-            .flatten()
-            .map(|b| b.num_rows() as u64)
-            .sum();
         let mut out = Vec::new();
-        if !prefixes.is_empty() {
-            let _guard = self.lock.lock().await;
-            let raw = self.register_raw(table, partitions)?;
-            let counts = async {
-                let mut counts = Vec::new();
-                for (_, select) in &prefixes {
-                    counts.push(self.ctx.sql(select).await?.count().await? as u64);
-                }
-                Ok::<_, DataFusionError>(counts)
-            }
-            .await;
-            self.ctx.deregister_table(raw)?;
-            for ((rule, _), n) in prefixes.into_iter().zip(counts?) {
-                out.push((rule, before.saturating_sub(n)));
-                before = n;
-            }
+        for (rule, select) in prefixes {
+            let n = ctx.sql(&select).await?.count().await? as u64;
+            out.push((rule, before.saturating_sub(n)));
+            before = n;
         }
         out.push((last_rule, before.saturating_sub(rows_out)));
         Ok(out)
     }
 }
 
-/// [`Minimizer::prepare`] without a minimizer (for worker threads).
-pub fn prepare_activity(
-    zone: Option<&crate::privacy::ZoneConfig>,
-    key: Option<&PseudonymKey>,
-    activity: &mut crate::format::Activity,
-) -> Option<crate::privacy::ZoneStats> {
-    let zone = zone?;
-    let subject = crate::privacy::subject_of(activity);
-    Some(crate::privacy::apply_zone(
-        activity,
-        zone,
-        key.map(|k| k.secret_bytes()),
-        &subject,
-    ))
+/// `batches` split into at most `n` contiguous partitions (at least one, possibly empty),
+/// so that concatenating the partitions gives the input order.
+fn partitions(batches: Vec<RecordBatch>, n: usize) -> Vec<Vec<RecordBatch>> {
+    if batches.is_empty() {
+        return vec![Vec::new()];
+    }
+    let per = batches.len().div_ceil(n.max(1));
+    let mut out = Vec::new();
+    let mut it = batches.into_iter().peekable();
+    while it.peek().is_some() {
+        out.push(it.by_ref().take(per).collect());
+    }
+    out
 }

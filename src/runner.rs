@@ -28,11 +28,11 @@ use futures::{StreamExt, TryStreamExt};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use crate::context::session_context;
 use crate::format::{self, Activity, ActivityFormat};
-use crate::minimizer::{Minimizer, prepare_activity};
+use crate::minimizer::Minimizer;
 use crate::policy::{Policy, RuleKind};
-use crate::privacy::ZoneStats;
-use crate::schema::Table;
+use crate::schema::{Table, TableBatches};
 use crate::sink::parquet;
 use crate::source::files::{SourceFile, list_activity_files};
 use crate::store::{location_to_url, resolve};
@@ -167,30 +167,26 @@ async fn decode_all(
     files: Vec<SourceFile>,
     jobs: usize,
     progress: &indicatif::ProgressBar,
-    minimizer: &Minimizer,
 ) -> Result<
     Vec<(
         SourceFile,
         u64,
-        std::result::Result<(Activity, [RecordBatch; 4], Option<ZoneStats>), Rejected>,
+        std::result::Result<(Activity, [RecordBatch; 4]), Rejected>,
     )>,
 > {
     futures::stream::iter(files)
         .map(|file| {
             let store = Arc::clone(&store);
-            let (zone, key) = minimizer.activity_rules();
             async move {
                 let bytes = store.get(&file.meta.location).await?.bytes().await?;
                 let size = bytes.len() as u64;
                 let (fmt, url) = (file.format, file.url.clone());
                 let res =
                     tokio::task::spawn_blocking(move || match format::decode(fmt, &url, &bytes) {
-                        Ok(mut a) => {
-                            let zs = prepare_activity(zone.as_ref(), key.as_ref(), &mut a);
-                            a.to_batches()
-                                .map(|b| (a, b, zs))
-                                .map_err(|e| (e.to_string(), String::new()))
-                        }
+                        Ok(a) => a
+                            .to_batches()
+                            .map(|b| (a, b))
+                            .map_err(|e| (e.to_string(), String::new())),
                         Err(e) => Err((e.to_string(), hex::encode(Sha256::digest(&bytes)))),
                     })
                     .await
@@ -256,13 +252,10 @@ pub fn output_metadata(
 
 /// Runs the batch pipeline. Errors (bad input location, I/O, a non-empty output without
 /// `overwrite`) stop the run before `_SUCCESS` is written; undecodable files do not.
-pub async fn run_batch(
-    minimizer: &Minimizer,
-    key_id: Option<&str>,
-    opts: &RunOptions,
-) -> Result<RunSummary> {
+pub async fn run_batch(minimizer: &Minimizer, opts: &RunOptions) -> Result<RunSummary> {
     let started = Instant::now();
-    let ctx = minimizer.context();
+    let ctx = session_context(None, 1);
+    let ctx = &ctx;
     let state = ctx.state();
     let policy = minimizer.policy();
 
@@ -275,6 +268,12 @@ pub async fn run_batch(
         &[ActivityFormat::Fit, ActivityFormat::Tcx],
     )
     .await?;
+    if files.is_empty() && !location_exists(&in_store, in_url.prefix()).await {
+        return Err(DataFusionError::Configuration(format!(
+            "input {}: nothing there ({in_url} is no file and no folder with files); check the path",
+            opts.input
+        )));
+    }
 
     let out = resolve(ctx, &opts.output)?;
     let (out_store, out_store_url, out_prefix, out_display) =
@@ -312,29 +311,22 @@ pub async fn run_batch(
         opts.jobs
     };
     let files_found = files.len();
-    let decoded = decode_all(Arc::clone(&in_store), files, jobs, &progress, minimizer).await?;
+    let decoded = decode_all(Arc::clone(&in_store), files, jobs, &progress).await?;
     progress.finish_and_clear();
 
     let mut bytes_read = 0;
     let mut rejected = Vec::new();
     let mut warnings = BTreeMap::new();
-    let mut per_table: [Vec<Vec<RecordBatch>>; 4] = Default::default();
-    let mut zone_totals: Option<ZoneStats> = None;
+    let mut input = TableBatches::new();
     for (file, size, res) in decoded {
         bytes_read += size;
         match res {
-            Ok((activity, batches, zs)) => {
-                if let Some(z) = zs {
-                    let t = zone_totals.get_or_insert_with(ZoneStats::default);
-                    t.records_in += z.records_in;
-                    t.records_hidden += z.records_hidden;
-                    t.laps_removed += z.laps_removed;
-                }
+            Ok((activity, batches)) => {
                 if !activity.warnings.is_empty() {
                     warnings.insert(file.url.clone(), activity.warnings);
                 }
-                for (i, b) in batches.into_iter().enumerate() {
-                    per_table[i].push(vec![b]);
+                for (t, b) in Table::ALL.into_iter().zip(batches) {
+                    input.push(t, b);
                 }
             }
             Err(r) => rejected.push(r),
@@ -342,38 +334,29 @@ pub async fn run_batch(
     }
     let files_decoded = files_found - rejected.len();
 
+    let minimized = minimizer.minimize(input).await?;
     let mut tables = Vec::new();
-    for tp in &policy.tables {
-        let parts = std::mem::take(&mut per_table[tp.table.index()]);
-        let rows_in = parts.iter().flatten().map(|b| b.num_rows() as u64).sum();
-        let counts_input = parts.clone(); // Arc clones of the batches
-        let (schema, out) = minimizer
-            .minimize(tp.table, parts)
-            .await?
-            .expect("the policy writes this table");
+    for t in minimized.tables {
         let path = out_prefix
             .clone()
-            .join(tp.table.name())
+            .join(t.table.name())
             .join("part-00000.parquet");
         let written = parquet::write(
             &out_store,
             &path,
-            schema.clone(),
-            &out,
-            output_metadata(policy, tp.table, key_id),
+            t.schema.clone(),
+            &t.batches,
+            output_metadata(policy, t.table, minimizer.key_id()),
         )
         .await?;
-        let removed_by_rule = minimizer
-            .row_rule_counts(tp.table, counts_input, written.rows)
-            .await?;
         tables.push(TableSummary {
-            table: tp.table.name().to_string(),
-            rows_in,
+            table: t.table.name().to_string(),
+            rows_in: t.rows_in,
             rows_out: written.rows,
-            columns: schema.fields().len(),
+            columns: t.schema.fields().len(),
             file: format!("{}{}", out_store_url.as_str(), written.path),
             bytes: written.bytes,
-            removed_by_rule,
+            removed_by_rule: t.removed_by_rule,
         });
     }
 
@@ -401,8 +384,13 @@ pub async fn run_batch(
         rejected,
         warnings,
         bytes_read,
-        privacy_zone: zone_totals,
+        privacy_zone: minimized.privacy_zone,
         tables,
         elapsed_s: started.elapsed().as_secs_f64(),
     })
+}
+
+/// Whether anything exists at `path` in `store`: an object, or objects below it.
+async fn location_exists(store: &Arc<dyn ObjectStore>, path: &Path) -> bool {
+    store.head(path).await.is_ok() || store.list(Some(path)).next().await.is_some()
 }

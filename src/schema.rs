@@ -20,6 +20,7 @@ use std::str::FromStr;
 use std::sync::{Arc, LazyLock};
 
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use datafusion::arrow::record_batch::RecordBatch;
 
 /// The Arrow type of every timestamp column: microseconds since the Unix epoch, UTC.
 pub fn timestamp_type() -> DataType {
@@ -241,4 +242,47 @@ static ACTIVITIES: LazyLock<SchemaRef> = LazyLock::new(|| {
 /// `user_resting_heart_rate_bpm` (bpm).
 pub fn activities_schema() -> SchemaRef {
     ACTIVITIES.clone()
+}
+
+/// Batches of the canonical tables that travel together through the pipeline: one
+/// micro-batch of decoded files (or of stream records), before and after minimization.
+///
+/// Each table holds any number of [`RecordBatch`]es with that table's columns (the canonical
+/// ones of [`Table::schema`], possibly with extra columns such as a `subject` partition
+/// column). Order is kept: the batches of a table are in input order.
+#[derive(Debug, Clone, Default)]
+pub struct TableBatches {
+    tables: [Vec<RecordBatch>; 4],
+}
+
+impl TableBatches {
+    /// No batches.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Appends `batch` to `table`.
+    pub fn push(&mut self, table: Table, batch: RecordBatch) {
+        self.tables[table.index()].push(batch);
+    }
+
+    /// The batches of `table`, in input order.
+    pub fn get(&self, table: Table) -> &[RecordBatch] {
+        &self.tables[table.index()]
+    }
+
+    /// Removes and returns the batches of `table`.
+    pub fn take(&mut self, table: Table) -> Vec<RecordBatch> {
+        std::mem::take(&mut self.tables[table.index()])
+    }
+
+    /// Replaces the batches of `table`.
+    pub fn set(&mut self, table: Table, batches: Vec<RecordBatch>) {
+        self.tables[table.index()] = batches;
+    }
+
+    /// Rows of `table`, summed over its batches.
+    pub fn num_rows(&self, table: Table) -> usize {
+        self.get(table).iter().map(RecordBatch::num_rows).sum()
+    }
 }

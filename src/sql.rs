@@ -4,13 +4,16 @@
 use std::sync::Arc;
 
 use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::catalog::TableProvider;
 use datafusion::common::{DataFusionError, Result, TableReference};
 use datafusion::prelude::SessionContext;
 use datafusion::sql::parser::DFParser;
 
 use crate::format::ActivityFormat;
-use crate::format::provider::{ActivityTable, OnError, Prepare};
+use crate::format::provider::{ActivityTable, OnError};
+use crate::minimizer::Minimizer;
 use crate::policy::{Policy, RAW_SCHEMA, VIEW_SCHEMA};
+use crate::policy_view::PolicyView;
 use crate::schema::Table;
 use crate::store::location_to_url;
 
@@ -74,13 +77,17 @@ pub fn register_table(ctx: &SessionContext, spec: &TableSpec) -> Result<()> {
     Ok(())
 }
 
-/// Registers `raw.<table>` for all four tables over `input`, and, with a policy, the
-/// `minimized.<table>` views of its compiled SQL (replacing earlier ones).
+/// Registers `raw.<table>` for all four tables over `input`, and, with a policy,
+/// `minimized.<table>` for every table the policy writes (replacing earlier ones).
 ///
-/// With a policy that has a `[privacy_zone]`, the zone is applied to every activity as it is
-/// decoded (it needs whole tracks, so it runs before SQL): `raw.*` then holds the zoned
-/// activities, as in `datamin run`. The session's key ([`crate::context::session_key`]) is
-/// used for the keyed rules; errors if the policy needs one and the session has none.
+/// `raw.*` hold the decoded, unminimized rows. `minimized.*` are [`PolicyView`]s: a query
+/// over them runs the whole policy — the privacy zone included — through the same
+/// [`Minimizer`] as `datamin run`, so SQL never sees less minimized data than a run writes.
+/// The session's key ([`crate::context::session_key`]) is used for the keyed rules.
+///
+/// # Errors
+/// The location is not a valid path or URL, or the policy needs a key and the session has
+/// none.
 pub async fn register_input(
     ctx: &SessionContext,
     input: &str,
@@ -93,39 +100,35 @@ pub async fn register_input(
             "the policy has keyed rules (pseudonymize, noise, encrypt or a privacy zone) but the session has no key: set DATAMIN_KEY or --key-file".into(),
         ));
     }
-    let prepare = policy.and_then(|p| p.privacy_zone.clone()).map(|zone| {
-        Prepare(Arc::new(move |a: &mut crate::format::Activity| {
-            crate::minimizer::prepare_activity(Some(&zone), key.as_ref(), a);
-        }))
-    });
     ctx.sql(&format!("CREATE SCHEMA IF NOT EXISTS {RAW_SCHEMA}"))
         .await?
         .collect()
         .await?;
+    let mut raw: Vec<(Table, Arc<dyn TableProvider>)> = Vec::new();
     for t in Table::ALL {
-        let mut p = ActivityTable::try_new(
+        let p: Arc<dyn TableProvider> = Arc::new(ActivityTable::try_new(
             url.as_str(),
             t,
             vec![ActivityFormat::Fit, ActivityFormat::Tcx],
             OnError::Skip,
-        )?;
-        if let Some(prep) = &prepare {
-            p = p.with_prepare(prep.clone());
-        }
+        )?);
         let name = TableReference::partial(RAW_SCHEMA, t.name());
         ctx.deregister_table(name.clone())?;
-        ctx.register_table(name, Arc::new(p))?;
+        ctx.register_table(name, Arc::clone(&p))?;
+        raw.push((t, p));
     }
     if let Some(p) = policy {
         ctx.sql(&format!("CREATE SCHEMA IF NOT EXISTS {VIEW_SCHEMA}"))
             .await?
             .collect()
             .await?;
+        let minimizer = Arc::new(Minimizer::new(p.clone(), key)?);
         for t in Table::ALL {
-            ctx.deregister_table(TableReference::partial(VIEW_SCHEMA, t.name()))?;
-        }
-        for v in p.compile() {
-            ctx.sql(&v.sql).await?.collect().await?;
+            let name = TableReference::partial(VIEW_SCHEMA, t.name());
+            ctx.deregister_table(name.clone())?;
+            if let Some(view) = PolicyView::try_new(Arc::clone(&minimizer), t, raw.clone()).await? {
+                ctx.register_table(name, Arc::new(view))?;
+            }
         }
     }
     Ok(())

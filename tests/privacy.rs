@@ -25,7 +25,7 @@ fn no_point_or_derived_value_reveals_the_hidden_endpoints() {
         gate_share: 0.0,
         ..ZoneConfig::default()
     };
-    let stats = apply_zone(&mut a, &cfg, Some(KEY), "subject-1");
+    let stats = apply_zone(&mut a, &cfg, Some(KEY), "subject-1").unwrap();
     let pos = |r: &datamin::format::RecordRow| r.position_lat.zip(r.position_long);
     let start = orig.records.iter().find_map(pos).unwrap();
     let end = orig.records.iter().rev().find_map(pos).unwrap();
@@ -94,7 +94,7 @@ fn no_point_or_derived_value_reveals_the_hidden_endpoints() {
     assert_eq!(s.start_time_us, a.records[0].timestamp_us);
     // 4. the same subject and key always give the same output (deterministic, stable offset)
     let mut b = orig.clone();
-    apply_zone(&mut b, &cfg, Some(KEY), "subject-1");
+    apply_zone(&mut b, &cfg, Some(KEY), "subject-1").unwrap();
     assert_eq!(a.records, b.records);
 }
 
@@ -185,13 +185,13 @@ fn gated_activities_show_nothing_on_the_home_side_of_the_shifted_centre() {
     for s in 0..12 {
         let subject = format!("subject-{s}");
         let mut a = orig.clone();
-        apply_zone(&mut a, &cfg, Some(KEY), &subject);
+        apply_zone(&mut a, &cfg, Some(KEY), &subject).unwrap();
         let mut ungated = orig.clone();
         let open = ZoneConfig {
             gate_share: 0.0,
             ..cfg.clone()
         };
-        apply_zone(&mut ungated, &open, Some(KEY), &subject);
+        apply_zone(&mut ungated, &open, Some(KEY), &subject).unwrap();
         // the gate only hides more
         assert!(a.records.len() <= ungated.records.len());
         if a.records.is_empty() {

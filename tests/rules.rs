@@ -5,7 +5,7 @@ use datafusion::arrow::datatypes::{Float64Type, Int16Type, TimestampMicrosecondT
 use datamin::format::{Activity, ActivityRow, RecordRow};
 use datamin::minimizer::Minimizer;
 use datamin::policy::Policy;
-use datamin::schema::Table;
+use datamin::schema::{Table, TableBatches};
 use datamin::udfs::PseudonymKey;
 
 const T0: i64 = 1_700_000_000_000_000;
@@ -36,13 +36,13 @@ fn input() -> Vec<Activity> {
 async fn run(policy: &str, table: Table, acts: &[Activity]) -> RecordBatch {
     let p = Policy::parse("p.toml", policy).unwrap();
     let key = PseudonymKey::new("t", b"rules-test-key-0123456789".to_vec()).unwrap();
-    let m = Minimizer::new(p, Some(key)).await.unwrap();
-    let parts = acts
-        .iter()
-        .map(|a| vec![a.to_batch(table).unwrap()])
-        .collect();
-    let (schema, batches) = m.minimize(table, parts).await.unwrap().unwrap();
-    datafusion::arrow::compute::concat_batches(&schema, &batches).unwrap()
+    let m = Minimizer::new(p, Some(key)).unwrap();
+    let mut input = TableBatches::new();
+    for a in acts {
+        input.push(table, a.to_batch(table).unwrap());
+    }
+    let out = m.minimize_table(input, table).await.unwrap().unwrap();
+    datafusion::arrow::compute::concat_batches(&out.schema, &out.batches).unwrap()
 }
 
 #[tokio::test]

@@ -45,7 +45,7 @@ fn key() -> PseudonymKey {
 
 async fn run_into(out: &Path) -> datamin::runner::RunSummary {
     let policy = Policy::parse("inline", POLICY).unwrap();
-    let m = Minimizer::new(policy, Some(key())).await.unwrap();
+    let m = Minimizer::new(policy, Some(key())).unwrap();
     let opts = RunOptions {
         input: testdata().to_string_lossy().into_owned(),
         output: out.to_string_lossy().into_owned(),
@@ -53,7 +53,7 @@ async fn run_into(out: &Path) -> datamin::runner::RunSummary {
         jobs: 2,
         progress: false,
     };
-    run_batch(&m, Some("test"), &opts).await.unwrap()
+    run_batch(&m, &opts).await.unwrap()
 }
 
 fn read_parquet(p: &Path) -> (Vec<RecordBatch>, Vec<(String, String)>) {
@@ -124,7 +124,7 @@ async fn run_writes_minimized_parquet_and_quarantines_corrupt_files() {
 
     // the same output location again: refused without --overwrite
     let policy = Policy::parse("inline", POLICY).unwrap();
-    let m = Minimizer::new(policy, Some(key())).await.unwrap();
+    let m = Minimizer::new(policy, Some(key())).unwrap();
     let opts = RunOptions {
         input: testdata().to_string_lossy().into_owned(),
         output: out.to_string_lossy().into_owned(),
@@ -132,7 +132,7 @@ async fn run_writes_minimized_parquet_and_quarantines_corrupt_files() {
         jobs: 1,
         progress: false,
     };
-    let e = run_batch(&m, None, &opts).await.unwrap_err();
+    let e = run_batch(&m, &opts).await.unwrap_err();
     assert!(e.to_string().contains("not empty"), "{e}");
 }
 
@@ -219,7 +219,7 @@ k = 2
 "#,
     )
     .unwrap();
-    let m = Minimizer::new(policy, None).await.unwrap();
+    let m = Minimizer::new(policy, None).unwrap();
     let out = std::env::temp_dir().join(format!("datamin-rowcounts-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&out);
     let opts = RunOptions {
@@ -229,7 +229,7 @@ k = 2
         jobs: 2,
         progress: false,
     };
-    let s = run_batch(&m, None, &opts).await.unwrap();
+    let s = run_batch(&m, &opts).await.unwrap();
     let t = |name: &str| s.tables.iter().find(|t| t.table == name).unwrap();
     // 146 records: 16 with heart rate > 100 (sql/suppress_rows.slt), then 10 s buckets
     let r = t("records");

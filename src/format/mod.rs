@@ -7,6 +7,7 @@
 use sha2::{Digest, Sha256};
 
 pub mod fit;
+pub mod from_arrow;
 pub mod provider;
 mod rows;
 pub mod tcx;

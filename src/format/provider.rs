@@ -52,18 +52,6 @@ pub struct ActivityTable {
     table: Table,
     formats: Vec<ActivityFormat>,
     on_error: OnError,
-    prepare: Option<Prepare>,
-}
-
-/// An activity-level step applied to every decoded activity before its rows are built (the
-/// privacy zone, which needs whole tracks).
-#[derive(Clone)]
-pub struct Prepare(pub Arc<dyn Fn(&mut super::Activity) + Send + Sync>);
-
-impl fmt::Debug for Prepare {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Prepare")
-    }
 }
 
 impl ActivityTable {
@@ -79,14 +67,7 @@ impl ActivityTable {
             table,
             formats,
             on_error,
-            prepare: None,
         })
-    }
-
-    /// Applies `prepare` to every decoded activity before its rows are built.
-    pub fn with_prepare(mut self, prepare: Prepare) -> Self {
-        self.prepare = Some(prepare);
-        self
     }
 }
 
@@ -127,7 +108,6 @@ impl TableProvider for ActivityTable {
                     table: self.table,
                     schema: self.table.schema(),
                     on_error: self.on_error,
-                    prepare: self.prepare.clone(),
                 }) as Arc<dyn PartitionStream>
             })
             .collect();
@@ -150,7 +130,6 @@ struct FilesPartition {
     table: Table,
     schema: SchemaRef,
     on_error: OnError,
-    prepare: Option<Prepare>,
 }
 
 impl fmt::Debug for FilesPartition {
@@ -168,19 +147,12 @@ pub(crate) async fn read_and_decode(
     file: &SourceFile,
     table: Table,
     on_error: OnError,
-    prepare: Option<Prepare>,
 ) -> Result<Option<RecordBatch>> {
     let bytes = store.get(&file.meta.location).await?.bytes().await?;
     let (format, url) = (file.format, file.url.clone());
-    let decoded = tokio::task::spawn_blocking(move || {
-        let mut a = decode(format, &url, &bytes)?;
-        if let Some(p) = &prepare {
-            (p.0)(&mut a);
-        }
-        Ok::<_, super::DecodeError>(a)
-    })
-    .await
-    .map_err(|e| DataFusionError::External(Box::new(e)))?;
+    let decoded = tokio::task::spawn_blocking(move || decode(format, &url, &bytes))
+        .await
+        .map_err(|e| DataFusionError::External(Box::new(e)))?;
     match decoded {
         Ok(a) => Ok(Some(a.to_batch(table)?)),
         Err(e) if on_error == OnError::Skip => {
@@ -198,12 +170,11 @@ impl PartitionStream for FilesPartition {
 
     fn execute(&self, _ctx: Arc<TaskContext>) -> SendableRecordBatchStream {
         let store = Arc::clone(&self.store);
-        let (table, on_error, prepare) = (self.table, self.on_error, self.prepare.clone());
+        let (table, on_error) = (self.table, self.on_error);
         let stream = futures::stream::iter(self.files.clone())
             .then(move |file| {
                 let store = Arc::clone(&store);
-                let prepare = prepare.clone();
-                async move { read_and_decode(&store, &file, table, on_error, prepare).await }
+                async move { read_and_decode(&store, &file, table, on_error).await }
             })
             .filter_map(|r| async move { r.transpose() });
         Box::pin(RecordBatchStreamAdapter::new(self.schema.clone(), stream))

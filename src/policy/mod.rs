@@ -36,9 +36,13 @@
 //! policy into `CREATE VIEW minimized.<table> AS SELECT … FROM raw.<table>` statements.
 
 mod compile;
+mod default_keyring;
 mod key;
 mod model;
 
 pub use compile::{CompiledView, RAW_SCHEMA, VIEW_SCHEMA, ident, literal};
+pub use default_keyring::{
+    DATAMIN_HOME_ENV, KeyOrigin, default_keyring_path, load_existing_key, load_or_create_key,
+};
 pub use key::{DEFAULT_KEY_ENV, KeyConfig, KeyError, load_key, load_key_by_id};
 pub use model::{Policy, PolicyError, Rule, RuleKind, TablePolicy};

@@ -284,7 +284,8 @@ pub fn publish(s: &Subject, d: &Defence, key: &[u8]) -> Vec<Activity> {
                     });
                 }
                 Defence::Datamin(cfg) => {
-                    apply_zone(&mut a, cfg, Some(key), &s.id);
+                    apply_zone(&mut a, cfg, Some(key), &s.id)
+                        .expect("synthetic activities are canonical");
                 }
             }
             a

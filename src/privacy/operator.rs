@@ -1,0 +1,295 @@
+//! The privacy zone as an activity-level operator over Arrow batches of the canonical
+//! tables.
+//!
+//! [`PrivacyZone::apply`] groups the rows of `records`, `laps` and `sessions` by
+//! `activity_id`, decides per activity which samples to hide ([`super::mask::visible`]),
+//! removes them, re-bases and rounds the cumulative distance, recomputes laps and sessions
+//! from what stays visible ([`super::summary`]) and rewrites the per-activity columns of
+//! `activities` (`start_time`, `end_time`, `record_count`). Input is any batches with the
+//! canonical columns (found by name, cast to the canonical type), whatever decoded them;
+//! other columns pass through. Rows keep their order within an activity, and activities
+//! the order in which they first appear.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use datafusion::arrow::array::{
+    Array, ArrayRef, BooleanArray, Float64Array, Int64Array, UInt32Array,
+};
+use datafusion::arrow::compute::{concat_batches, filter_record_batch, take_record_batch};
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::common::{Result, plan_err};
+use datamin_udfs::PseudonymKey;
+
+use super::mask::{LatLong, visible};
+use super::summary::{VisibleTrack, recompute_lap, recompute_session};
+use super::{ZoneConfig, ZoneStats};
+use crate::format::from_arrow::{
+    f64s, first_string, has_column, i16s, i64s, read_summaries, replace_column, strings, times_us,
+    timestamp_array, write_summaries,
+};
+use crate::schema::{Table, TableBatches};
+
+/// The privacy-zone step of a policy, with the key it draws from.
+#[derive(Debug, Clone)]
+pub struct PrivacyZone {
+    cfg: ZoneConfig,
+    key: Option<PseudonymKey>,
+}
+
+/// One activity after the zone: its visible samples and recomputed summaries.
+#[derive(Debug, Clone)]
+pub struct ZonedActivity {
+    /// The visible `records` rows, distance re-based and rounded.
+    pub records: RecordBatch,
+    /// The laps that kept a visible sample, recomputed.
+    pub laps: RecordBatch,
+    /// The sessions, recomputed (location values removed when nothing is visible).
+    pub sessions: RecordBatch,
+    /// First and last visible timestamp (µs, UTC) and the number of visible samples.
+    pub span: (Option<i64>, Option<i64>, i64),
+    /// What was hidden.
+    pub stats: ZoneStats,
+}
+
+impl PrivacyZone {
+    /// The zone step of `cfg`.
+    ///
+    /// # Errors
+    /// `cfg` has keyed parts ([`ZoneConfig::is_keyed`]) and `key` is `None`.
+    pub fn new(cfg: ZoneConfig, key: Option<PseudonymKey>) -> Result<Self> {
+        if cfg.is_keyed() && key.is_none() {
+            return plan_err!(
+                "the privacy zone draws its offset, slack and trimming from the secret key, but no key was given"
+            );
+        }
+        Ok(Self { cfg, key })
+    }
+
+    /// The zone's parameters.
+    pub fn config(&self) -> &ZoneConfig {
+        &self.cfg
+    }
+
+    /// Applies the zone to every activity in `input` (see the module docs). Tables other
+    /// than `records`, `laps`, `sessions` and `activities` do not exist; all four may be
+    /// empty. The output holds one batch per activity for `records`, `laps` and `sessions`.
+    ///
+    /// # Errors
+    /// A table lacks `activity_id`, `records` lacks `position_lat`/`position_long`, or a
+    /// canonical column has a type that cannot be cast to the canonical one.
+    pub fn apply(&self, mut input: TableBatches) -> Result<(TableBatches, ZoneStats)> {
+        let records = concat(Table::Records, input.take(Table::Records))?;
+        let laps = concat(Table::Laps, input.take(Table::Laps))?;
+        let sessions = concat(Table::Sessions, input.take(Table::Sessions))?;
+        let activities = input.take(Table::Activities);
+        if records.num_rows() > 0 {
+            for c in ["position_lat", "position_long"] {
+                if !has_column(&records, c) {
+                    return plan_err!("the privacy zone needs column records.{c}");
+                }
+            }
+        }
+        let (order, groups) = group_by_activity(&[&records, &laps, &sessions])?;
+        let serials = serial_numbers(&activities)?;
+        let mut out = TableBatches::new();
+        let mut stats = ZoneStats::default();
+        let mut spans = HashMap::new();
+        for id in &order {
+            let pick = |t: usize, b: &RecordBatch| -> Result<RecordBatch> {
+                let idx = groups[t].get(id).cloned().unwrap_or_default();
+                Ok(take_record_batch(b, &UInt32Array::from(idx))?)
+            };
+            let (r, l, s) = (pick(0, &records)?, pick(1, &laps)?, pick(2, &sessions)?);
+            let subject = subject_of(&r, id, serials.get(id).copied().flatten());
+            let key = self.key.as_ref().map(PseudonymKey::secret_bytes);
+            let z = zone_activity(&self.cfg, key, &subject, id, &r, &l, &s)?;
+            stats.add(&z.stats);
+            spans.insert(id.clone(), z.span);
+            out.push(Table::Records, z.records);
+            out.push(Table::Laps, z.laps);
+            out.push(Table::Sessions, z.sessions);
+        }
+        for b in activities {
+            out.push(Table::Activities, rewrite_activities(&b, &spans)?);
+        }
+        Ok((out, stats))
+    }
+}
+
+/// All batches of `table` as one (an empty batch of the canonical schema when none).
+fn concat(table: Table, batches: Vec<RecordBatch>) -> Result<RecordBatch> {
+    match batches.first() {
+        None => Ok(RecordBatch::new_empty(table.schema())),
+        Some(b) => Ok(concat_batches(&b.schema(), &batches)?),
+    }
+}
+
+/// Activity ids in order of first appearance (records, then laps, then sessions) and, per
+/// table, the row indexes of each activity.
+type Groups = (Vec<String>, [HashMap<String, Vec<u32>>; 3]);
+
+fn group_by_activity(tables: &[&RecordBatch; 3]) -> Result<Groups> {
+    let mut order = Vec::new();
+    let mut groups: [HashMap<String, Vec<u32>>; 3] = Default::default();
+    for (t, b) in tables.iter().enumerate() {
+        if b.num_rows() == 0 {
+            continue;
+        }
+        if !has_column(b, "activity_id") {
+            return plan_err!("the privacy zone groups rows by activity_id, which is missing");
+        }
+        for (i, id) in strings(b, "activity_id")?.into_iter().enumerate() {
+            let id = id.unwrap_or_default();
+            if !groups[..=t].iter().any(|g| g.contains_key(&id)) {
+                order.push(id.clone());
+            }
+            groups[t].entry(id).or_default().push(i as u32);
+        }
+    }
+    Ok((order, groups))
+}
+
+/// `serial_number` per `activity_id` from the `activities` batches.
+fn serial_numbers(activities: &[RecordBatch]) -> Result<HashMap<String, Option<i64>>> {
+    let mut out = HashMap::new();
+    for b in activities {
+        let ids = strings(b, "activity_id")?;
+        let serials = i64s(b, "serial_number")?;
+        for (id, s) in ids.into_iter().zip(serials) {
+            if let Some(id) = id {
+                out.insert(id, s);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The subject whose keyed zone parameters an activity uses: its `subject` column, else a
+/// Hive-style `subject=<id>` segment of its `source_file`, else `serial:<device serial>`,
+/// else `activity:<activity_id>`.
+fn subject_of(records: &RecordBatch, activity_id: &str, serial: Option<i64>) -> String {
+    if let Some(s) = first_string(records, "subject") {
+        return s;
+    }
+    if let Some(seg) = first_string(records, "source_file").and_then(|f| {
+        f.split('/')
+            .find_map(|s| s.strip_prefix("subject="))
+            .map(str::to_string)
+    }) {
+        return seg;
+    }
+    match serial {
+        Some(s) => format!("serial:{s}"),
+        None => format!("activity:{activity_id}"),
+    }
+}
+
+/// Applies the zone to one activity: `records`, `laps` and `sessions` hold only its rows
+/// (records in time order). `key` is the secret for the keyed parts.
+///
+/// # Errors
+/// A canonical column with a type that cannot be cast to the canonical one.
+pub fn zone_activity(
+    cfg: &ZoneConfig,
+    key: Option<&[u8]>,
+    subject: &str,
+    activity_id: &str,
+    records: &RecordBatch,
+    laps: &RecordBatch,
+    sessions: &RecordBatch,
+) -> Result<ZonedActivity> {
+    let lat = f64s(records, "position_lat")?;
+    let long = f64s(records, "position_long")?;
+    let positions: Vec<Option<LatLong>> = lat.iter().zip(&long).map(|(a, o)| a.zip(*o)).collect();
+    let keep = visible(&positions, cfg, key, subject, activity_id);
+    let mask = BooleanArray::from(keep);
+    let kept = filter_record_batch(records, &mask)?;
+
+    // re-base the cumulative distance at the first visible sample and round it
+    let quant = |d: f64| {
+        if cfg.distance_quantum_m > 0.0 {
+            (d / cfg.distance_quantum_m).round() * cfg.distance_quantum_m
+        } else {
+            d
+        }
+    };
+    let raw_distance = f64s(&kept, "distance_m")?;
+    let base = raw_distance.iter().find_map(|d| *d);
+    let rebased: ArrayRef = Arc::new(Float64Array::from_iter(raw_distance.iter().map(
+        |d| match (d, base) {
+            (Some(d), Some(b)) => Some(quant((d - b).max(0.0))),
+            _ => None,
+        },
+    )));
+    let out_records = replace_column(&kept, "distance_m", rebased)?;
+
+    let track = VisibleTrack {
+        timestamp_us: times_us(&kept, "timestamp")?,
+        position: positions
+            .iter()
+            .zip(mask.values().iter())
+            .filter_map(|(p, k)| k.then_some(*p))
+            .collect(),
+        raw_distance_m: raw_distance,
+        speed_m_s: f64s(&kept, "speed_m_s")?,
+        altitude_m: f64s(&kept, "altitude_m")?,
+        heart_rate_bpm: i16s(&kept, "heart_rate_bpm")?,
+    };
+
+    let mut lap_rows = read_summaries(laps)?;
+    let lap_keep: Vec<bool> = lap_rows
+        .iter_mut()
+        .map(|l| recompute_lap(l, &track, &quant))
+        .collect();
+    let laps_removed = lap_keep.iter().filter(|k| !**k).count();
+    let out_laps = filter_record_batch(
+        &write_summaries(laps, &lap_rows)?,
+        &BooleanArray::from(lap_keep),
+    )?;
+
+    let mut session_rows = read_summaries(sessions)?;
+    let single = session_rows.len() == 1;
+    for s in &mut session_rows {
+        recompute_session(s, &track, single, &quant);
+    }
+    let out_sessions = write_summaries(sessions, &session_rows)?;
+
+    let first = track.timestamp_us.iter().find_map(|t| *t);
+    let last = track.timestamp_us.iter().rev().find_map(|t| *t);
+    Ok(ZonedActivity {
+        span: (first, last, kept.num_rows() as i64),
+        stats: ZoneStats {
+            records_in: records.num_rows(),
+            records_hidden: records.num_rows() - kept.num_rows(),
+            laps_removed,
+        },
+        records: out_records,
+        laps: out_laps,
+        sessions: out_sessions,
+    })
+}
+
+/// `activities` with `start_time`, `end_time` and `record_count` taken from the visible
+/// samples of each activity (`NULL`/0 for an activity without visible samples).
+fn rewrite_activities(
+    b: &RecordBatch,
+    spans: &HashMap<String, (Option<i64>, Option<i64>, i64)>,
+) -> Result<RecordBatch> {
+    let ids = strings(b, "activity_id")?;
+    let span = |id: &Option<String>| {
+        id.as_ref()
+            .and_then(|i| spans.get(i).copied())
+            .unwrap_or((None, None, 0))
+    };
+    let spans: Vec<_> = ids.iter().map(span).collect();
+    let b = replace_column(b, "start_time", timestamp_array(spans.iter().map(|s| s.0)))?;
+    let b = replace_column(&b, "end_time", timestamp_array(spans.iter().map(|s| s.1)))?;
+    let counts: ArrayRef = Arc::new(Int64Array::from_iter_values(spans.iter().map(|s| s.2)));
+    let b = replace_column(&b, "record_count", counts)?;
+    debug_assert!(
+        b.column_by_name("record_count")
+            .is_none_or(|c| c.null_count() == 0)
+    );
+    Ok(b)
+}
