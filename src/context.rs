@@ -1,11 +1,13 @@
-//! The DataFusion session datamin runs SQL in: datamin UDFs, `STORED AS FIT|TCX`, and
-//! object stores that include S3 on demand.
+//! The DataFusion session datamin runs SQL in: Apache Spark's function semantics
+//! (`datafusion-spark`), datamin UDFs, `STORED AS FIT|TCX`, and object stores that include S3
+//! on demand.
 
 use std::sync::Arc;
 
 use datafusion::execution::SessionStateBuilder;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
+use datafusion_spark::SessionStateBuilderSpark;
 use datamin_udfs::PseudonymKey;
 
 use crate::format::ActivityFormat;
@@ -36,6 +38,8 @@ pub fn session_context(key: Option<PseudonymKey>, target_partitions: usize) -> S
         .options_mut()
         .execution
         .listing_table_ignore_subdirectory = false;
+    // Spark's null ordering: NULLs first in ascending order, last in descending order.
+    config.options_mut().sql_parser.default_null_ordering = "nulls_min".into();
     if target_partitions > 0 {
         config = config.with_target_partitions(target_partitions);
     }
@@ -48,6 +52,10 @@ pub fn session_context(key: Option<PseudonymKey>, target_partitions: usize) -> S
         .with_config(config)
         .with_runtime_env(runtime)
         .with_default_features()
+        // Spark's semantics for the functions Spark has (sha2, date/time, string, math…) and
+        // Spark's expression planner, so that Spark SQL runs unchanged; datamin's own UDFs are
+        // registered after, so their names win.
+        .with_spark_features()
         .with_table_factory(
             "FIT".into(),
             Arc::new(ActivityTableFactory::new(ActivityFormat::Fit)),

@@ -16,6 +16,7 @@
 #![warn(missing_docs)]
 
 pub mod context;
+pub mod error;
 pub mod format;
 pub mod inspect;
 pub mod minimizer;
@@ -30,3 +31,4 @@ pub mod sql;
 pub mod store;
 
 pub use datamin_udfs as udfs;
+pub use error::{Error, Result};
