@@ -26,7 +26,6 @@ use datafusion::object_store::path::Path;
 use datafusion::object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use futures::{StreamExt, TryStreamExt};
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 use crate::format::{self, Activity, ActivityFormat};
 use crate::minimizer::{Minimizer, prepare_activity};
@@ -180,27 +179,38 @@ async fn decode_all(
             let store = Arc::clone(&store);
             let (zone, key) = minimizer.activity_rules();
             async move {
-                let bytes = store.get(&file.meta.location).await?.bytes().await?;
-                let size = bytes.len() as u64;
-                let (fmt, url) = (file.format, file.url.clone());
-                let res =
-                    tokio::task::spawn_blocking(move || match format::decode(fmt, &url, &bytes) {
-                        Ok(mut a) => {
-                            let zs = prepare_activity(zone.as_ref(), key.as_ref(), &mut a);
-                            a.to_batches()
-                                .map(|b| (a, b, zs))
-                                .map_err(|e| (e.to_string(), String::new()))
-                        }
-                        Err(e) => Err((e.to_string(), hex::encode(Sha256::digest(&bytes)))),
-                    })
-                    .await
-                    .map_err(|e| DataFusionError::External(Box::new(e)))?;
-                let res = res.map_err(|(reason, sha256)| Rejected {
-                    file: file.url.clone(),
-                    size,
-                    sha256,
-                    reason,
-                });
+                let read =
+                    format::read_activity(&store, &file.meta.location, &file.url, file.format)
+                        .await?;
+                let (size, res) = match read {
+                    Ok(format::Decoded { mut activity, size }) => {
+                        let built = tokio::task::spawn_blocking(move || {
+                            let zs = prepare_activity(zone.as_ref(), key.as_ref(), &mut activity);
+                            activity
+                                .to_batches()
+                                .map(|b| (activity, b, zs))
+                                .map_err(|e| e.to_string())
+                        })
+                        .await
+                        .map_err(|e| DataFusionError::External(Box::new(e)))?;
+                        let built = built.map_err(|reason| Rejected {
+                            file: file.url.clone(),
+                            size,
+                            sha256: String::new(),
+                            reason,
+                        });
+                        (size, built)
+                    }
+                    Err(q) => (
+                        q.size,
+                        Err(Rejected {
+                            file: q.file,
+                            size: q.size,
+                            sha256: q.sha256,
+                            reason: q.reason,
+                        }),
+                    ),
+                };
                 Ok::<_, DataFusionError>((file, size, res))
             }
         })

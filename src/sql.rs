@@ -1,18 +1,14 @@
 //! Running SQL scripts: statement splitting, table registration from `NAME[:MESSAGE]=URL`
 //! specs, and result rendering.
 
-use std::sync::Arc;
-
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::common::{DataFusionError, Result, TableReference};
 use datafusion::prelude::SessionContext;
 use datafusion::sql::parser::DFParser;
 
-use crate::format::ActivityFormat;
-use crate::format::provider::{ActivityTable, OnError, Prepare};
+use crate::format::{ActivityOptions, OnError, listing_table};
 use crate::policy::{Policy, RAW_SCHEMA, VIEW_SCHEMA};
 use crate::schema::Table;
-use crate::store::location_to_url;
 
 /// How query results are printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -61,60 +57,62 @@ impl std::str::FromStr for TableSpec {
     }
 }
 
-/// Registers `spec` in `ctx` as an [`ActivityTable`] over FIT and TCX files.
-pub fn register_table(ctx: &SessionContext, spec: &TableSpec) -> Result<()> {
-    let url = location_to_url(&spec.location)?;
-    let t = ActivityTable::try_new(
-        url.as_str(),
-        spec.table,
-        vec![ActivityFormat::Fit, ActivityFormat::Tcx],
-        OnError::Skip,
-    )?;
-    ctx.register_table(TableReference::bare(spec.name.clone()), Arc::new(t))?;
+/// Registers `spec` in `ctx`: a `ListingTable` of `spec.table` over the FIT and TCX files at
+/// `spec.location` ([`listing_table`], each file decoded by its extension). Undecodable files
+/// are skipped with a warning. Hive-style folders (`subject=a/`) become partition columns
+/// (unless `datafusion.execution.listing_table_factory_infer_partitions` is off).
+///
+/// # Errors
+/// A bad location, folders with different partition keys, or a name already taken.
+pub async fn register_table(ctx: &SessionContext, spec: &TableSpec) -> Result<()> {
+    let state = ctx.state();
+    let infer = state
+        .config_options()
+        .execution
+        .listing_table_factory_infer_partitions;
+    let options = ActivityOptions {
+        table: spec.table,
+        on_error: OnError::Skip,
+    };
+    let t = listing_table(&state, &spec.location, None, options, infer).await?;
+    ctx.register_table(TableReference::bare(spec.name.clone()), t)?;
     Ok(())
 }
 
-/// Registers `raw.<table>` for all four tables over `input`, and, with a policy, the
-/// `minimized.<table>` views of its compiled SQL (replacing earlier ones).
+/// Registers `raw.<table>` for all four tables over the FIT and TCX files at `input`
+/// ([`listing_table`]: exactly the canonical schemas, undecodable files skipped), and, with a
+/// policy, the `minimized.<table>` views of its compiled SQL (replacing earlier ones).
 ///
-/// With a policy that has a `[privacy_zone]`, the zone is applied to every activity as it is
-/// decoded (it needs whole tracks, so it runs before SQL): `raw.*` then holds the zoned
-/// activities, as in `datamin run`. The session's key ([`crate::context::session_key`]) is
-/// used for the keyed rules; errors if the policy needs one and the session has none.
+/// # Errors
+/// A bad location; a policy with keyed rules in a session without a key
+/// ([`crate::context::session_key`]); a view that does not compile.
 pub async fn register_input(
     ctx: &SessionContext,
     input: &str,
     policy: Option<&Policy>,
 ) -> Result<()> {
-    let url = location_to_url(input)?;
     let key = crate::context::session_key(ctx);
     if policy.is_some_and(|p| p.needs_key()) && key.is_none() {
         return Err(DataFusionError::Plan(
             "the policy has keyed rules (pseudonymize, noise, encrypt or a privacy zone) but the session has no key: set DATAMIN_KEY or --key-file".into(),
         ));
     }
-    let prepare = policy.and_then(|p| p.privacy_zone.clone()).map(|zone| {
-        Prepare(Arc::new(move |a: &mut crate::format::Activity| {
-            crate::minimizer::prepare_activity(Some(&zone), key.as_ref(), a);
-        }))
-    });
+    // TODO(zone): the policy's [privacy_zone] is no longer applied to raw.* here (it was a
+    // decode-time hook of the old table provider); it moves into the Minimizer.
     ctx.sql(&format!("CREATE SCHEMA IF NOT EXISTS {RAW_SCHEMA}"))
         .await?
         .collect()
         .await?;
+    let state = ctx.state();
     for t in Table::ALL {
-        let mut p = ActivityTable::try_new(
-            url.as_str(),
-            t,
-            vec![ActivityFormat::Fit, ActivityFormat::Tcx],
-            OnError::Skip,
-        )?;
-        if let Some(prep) = &prepare {
-            p = p.with_prepare(prep.clone());
-        }
+        let options = ActivityOptions {
+            table: t,
+            on_error: OnError::Skip,
+        };
+        let p = listing_table(&state, input, None, options, false).await?;
         let name = TableReference::partial(RAW_SCHEMA, t.name());
         ctx.deregister_table(name.clone())?;
-        ctx.register_table(name, Arc::new(p))?;
+        ctx.register_table(name, p)?;
     }
     if let Some(p) = policy {
         ctx.sql(&format!("CREATE SCHEMA IF NOT EXISTS {VIEW_SCHEMA}"))
