@@ -57,7 +57,9 @@ fn strings(b: &[RecordBatch], col: usize) -> Vec<String> {
         .flat_map(|b| {
             let c = cast(b.column(col), &DataType::Utf8).unwrap();
             let s = c.as_string::<i32>();
-            (0..s.len()).map(|i| s.value(i).to_string()).collect::<Vec<_>>()
+            (0..s.len())
+                .map(|i| s.value(i).to_string())
+                .collect::<Vec<_>>()
         })
         .collect()
 }
@@ -181,7 +183,9 @@ async fn on_error_fails_naming_the_file_or_skips_it() {
         &format!("CREATE EXTERNAL TABLE f STORED AS FIT LOCATION '{loc}'"),
     )
     .await;
-    let e = run_script(&ctx, "SELECT count(*) FROM f").await.unwrap_err();
+    let e = run_script(&ctx, "SELECT count(*) FROM f")
+        .await
+        .unwrap_err();
     assert!(
         e.to_string()
             .contains("/subject=b/bad.fit: corrupt FIT file at byte"),
@@ -323,7 +327,11 @@ async fn inspect_reads_through_the_one_driver() {
     assert!(q.file.starts_with("file:///") && q.file.ends_with(EOF));
     assert_eq!(q.size, std::fs::metadata(&bad).unwrap().len());
     assert_eq!(q.sha256.len(), 64);
-    assert!(q.reason.starts_with("corrupt FIT file at byte"), "{}", q.reason);
+    assert!(
+        q.reason.starts_with("corrupt FIT file at byte"),
+        "{}",
+        q.reason
+    );
 
     let Err(InspectError::Location(m)) = inspect_location("testdata/ATTRIBUTION.md").await else {
         panic!("not an activity file")
