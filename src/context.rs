@@ -11,7 +11,7 @@ use datafusion_spark::SessionStateBuilderSpark;
 use datamin_udfs::PseudonymKey;
 
 use crate::format::ActivityFormat;
-use crate::format::provider::ActivityTableFactory;
+use crate::format::datasource::{ActivityFormatFactory, ActivityListingFactory};
 use crate::store::AutoStoreRegistry;
 
 /// The session's secret key, kept in the session config so that statements run later
@@ -28,7 +28,8 @@ pub fn session_key(ctx: &SessionContext) -> Option<PseudonymKey> {
 }
 
 /// Builds a session with datamin's functions (with `key` for `pseudonymize`), the FIT and
-/// TCX table factories, and the lazily-registering object store registry.
+/// TCX file formats (`CREATE EXTERNAL TABLE … STORED AS FIT|TCX` makes `ListingTable`s, see
+/// [`crate::format::datasource`]), and the lazily-registering object store registry.
 ///
 /// `target_partitions` bounds parallelism (0: number of cores).
 pub fn session_context(key: Option<PseudonymKey>, target_partitions: usize) -> SessionContext {
@@ -48,22 +49,22 @@ pub fn session_context(key: Option<PseudonymKey>, target_partitions: usize) -> S
         .with_object_store_registry(Arc::new(AutoStoreRegistry::new()))
         .build_arc()
         .expect("runtime env with default settings");
-    let state = SessionStateBuilder::new()
+    let mut builder = SessionStateBuilder::new()
         .with_config(config)
         .with_runtime_env(runtime)
         .with_default_features()
         // Spark's semantics for the functions Spark has (sha2, date/time, string, math…) and
         // Spark's expression planner, so that Spark SQL runs unchanged; datamin's own UDFs are
         // registered after, so their names win.
-        .with_spark_features()
-        .with_table_factory(
-            "FIT".into(),
-            Arc::new(ActivityTableFactory::new(ActivityFormat::Fit)),
-        )
-        .with_table_factory(
-            "TCX".into(),
-            Arc::new(ActivityTableFactory::new(ActivityFormat::Tcx)),
-        )
+        .with_spark_features();
+    builder.file_formats().get_or_insert_with(Vec::new).extend([
+        Arc::new(ActivityFormatFactory::new(ActivityFormat::Fit)) as _,
+        Arc::new(ActivityFormatFactory::new(ActivityFormat::Tcx)) as _,
+    ]);
+    let factory = Arc::new(ActivityListingFactory::new());
+    let state = builder
+        .with_table_factory("FIT".into(), factory.clone())
+        .with_table_factory("TCX".into(), factory)
         .build();
     let ctx = SessionContext::new_with_state(state);
     datamin_udfs::register_all(&ctx, key);

@@ -5,8 +5,43 @@ use std::fmt::Write as _;
 use datafusion::arrow::array::Array;
 use serde::Serialize;
 
-use crate::format::{Activity, DecodeError};
+use crate::format::{Activity, ActivityFormat, DecodeError, Quarantined, read_activity};
 use crate::schema::Table;
+
+/// Why [`inspect_location`] could not inspect a file.
+#[derive(Debug, thiserror::Error)]
+pub enum InspectError {
+    /// The location is not a `.fit` or `.tcx` file, or cannot be resolved or fetched.
+    #[error("{0}")]
+    Location(String),
+    /// The file is not a decodable FIT/TCX file: its quarantine record.
+    #[error("{}", .0.reason)]
+    Corrupt(Quarantined),
+}
+
+/// Fetches and decodes the file at `location` (a local path or URL, e.g.
+/// `s3://bucket/a.fit`; format from the extension, case-insensitive) with
+/// [`crate::format::read_activity`], and inspects it.
+///
+/// # Errors
+/// [`InspectError::Location`] for a location that is not a `.fit`/`.tcx` file or cannot be
+/// read; [`InspectError::Corrupt`] for a file that does not decode.
+pub async fn inspect_location(location: &str) -> Result<Inspection, InspectError> {
+    let loc = |e: &dyn std::fmt::Display| InspectError::Location(e.to_string());
+    let url = crate::store::location_to_url(location).map_err(|e| loc(&e))?;
+    let Some(format) = ActivityFormat::from_path(url.path()) else {
+        return Err(InspectError::Location(format!(
+            "{location}: not a .fit or .tcx file"
+        )));
+    };
+    let ctx = crate::context::session_context(None, 1);
+    let r = crate::store::resolve(&ctx, location).map_err(|e| loc(&e))?;
+    let decoded = read_activity(&r.store, &r.path, url.as_str(), format)
+        .await
+        .map_err(|e| InspectError::Location(format!("{location}: {e}")))?
+        .map_err(InspectError::Corrupt)?;
+    inspect(&decoded.activity, decoded.size).map_err(|e| loc(&e))
+}
 
 /// Rows of one table and, per column, how many values are present (non-null).
 #[derive(Debug, Clone, Serialize)]
@@ -54,7 +89,10 @@ fn rfc3339(us: i64) -> String {
         .unwrap_or_else(|| us.to_string())
 }
 
-/// Inspects a decoded activity.
+/// Inspects a decoded activity of `bytes` bytes.
+///
+/// # Errors
+/// A [`DecodeError`] if the activity's batches cannot be built (a bug).
 pub fn inspect(a: &Activity, bytes: u64) -> Result<Inspection, DecodeError> {
     let first = a.records.iter().find_map(|r| r.timestamp_us);
     let last = a.records.iter().rev().find_map(|r| r.timestamp_us);

@@ -9,10 +9,14 @@
 //!
 //! Entry points for embedding:
 //! - [`format::decode`] — bytes of a FIT/TCX file → [`format::Activity`] → Arrow batches;
+//! - [`format::read_activity`] — fetch + decode one file from an object store, or its
+//!   quarantine record;
+//! - [`format::listing_table`] — a DataFusion `ListingTable` over FIT/TCX files
+//!   ([`format::datasource`]: FIT and TCX as DataFusion `FileFormat`s);
 //! - [`minimizer::Minimizer`] — apply a [`policy::Policy`] to batches;
 //! - [`runner::run_batch`] — the whole batch pipeline between two object-store locations;
 //! - [`context::session_context`] — a DataFusion session with the UDFs and
-//!   `CREATE EXTERNAL TABLE … STORED AS FIT|TCX`.
+//!   `CREATE EXTERNAL TABLE … STORED AS FIT|TCX` (partitioned `ListingTable`s).
 #![warn(missing_docs)]
 
 pub mod context;

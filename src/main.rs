@@ -7,10 +7,9 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use datafusion::object_store::ObjectStoreExt;
 
 use datamin::context::session_context;
-use datamin::format::{ActivityFormat, decode};
+use datamin::inspect::InspectError;
 use datamin::minimizer::Minimizer;
 use datamin::policy::{KeyOrigin, Policy, load_existing_key, load_key, load_or_create_key};
 use datamin::runner::{RunOptions, run_batch};
@@ -299,7 +298,7 @@ async fn async_main(cli: Cli) -> ExitCode {
             };
             let ctx = session_context(key, 0);
             for t in &tables {
-                if let Err(e) = register_table(&ctx, t) {
+                if let Err(e) = register_table(&ctx, t).await {
                     return fail(e);
                 }
             }
@@ -534,43 +533,22 @@ async fn repl(ctx: &datafusion::prelude::SessionContext, format: OutputFormat) -
 }
 
 async fn inspect(file: &str, json: bool) -> ExitCode {
-    let url = match datamin::store::location_to_url(file) {
-        Ok(u) => u,
-        Err(e) => return fail(e),
-    };
-    let Some(format) = ActivityFormat::from_path(url.path()) else {
-        return fail(format!("{file}: not a .fit or .tcx file"));
-    };
-    let ctx = session_context(None, 1);
-    let (store, path) = match datamin::store::resolve(&ctx, file) {
-        Ok(r) => (r.store, r.path),
-        Err(e) => return fail(e),
-    };
-    let bytes = match store.get(&path).await {
-        Ok(r) => match r.bytes().await {
-            Ok(b) => b,
-            Err(e) => return fail(e),
-        },
-        Err(e) => return fail(format!("{file}: {e}")),
-    };
-    match decode(format, url.as_str(), &bytes) {
-        Ok(a) => match datamin::inspect::inspect(&a, bytes.len() as u64) {
-            Ok(i) => {
-                if json {
-                    println!(
-                        "{}",
-                        serde_json::to_string_pretty(&i).expect("serializable")
-                    );
-                } else {
-                    print!("{}", i.render());
-                }
-                ExitCode::SUCCESS
+    match datamin::inspect::inspect_location(file).await {
+        Ok(i) => {
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&i).expect("serializable")
+                );
+            } else {
+                print!("{}", i.render());
             }
-            Err(e) => fail(e),
-        },
-        Err(e) => {
-            eprintln!("{file}: {e}");
+            ExitCode::SUCCESS
+        }
+        Err(InspectError::Corrupt(q)) => {
+            eprintln!("{file}: {}", q.reason);
             ExitCode::from(1)
         }
+        Err(e) => fail(e),
     }
 }

@@ -26,7 +26,6 @@ use datafusion::object_store::path::Path;
 use datafusion::object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use futures::{StreamExt, TryStreamExt};
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 use crate::context::session_context;
 use crate::format::{self, Activity, ActivityFormat};
@@ -52,18 +51,8 @@ pub struct RunOptions {
     pub progress: bool,
 }
 
-/// A quarantined file.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Rejected {
-    /// The file's URL.
-    pub file: String,
-    /// Size in bytes.
-    pub size: u64,
-    /// Lowercase hex SHA-256 of the file.
-    pub sha256: String,
-    /// Why it was rejected.
-    pub reason: String,
-}
+/// A quarantined file: which, its size and SHA-256, and why.
+pub type Rejected = format::Quarantined;
 
 /// Rows and bytes of one output table.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -178,25 +167,24 @@ async fn decode_all(
         .map(|file| {
             let store = Arc::clone(&store);
             async move {
-                let bytes = store.get(&file.meta.location).await?.bytes().await?;
-                let size = bytes.len() as u64;
-                let (fmt, url) = (file.format, file.url.clone());
-                let res =
-                    tokio::task::spawn_blocking(move || match format::decode(fmt, &url, &bytes) {
-                        Ok(a) => a
-                            .to_batches()
-                            .map(|b| (a, b))
-                            .map_err(|e| (e.to_string(), String::new())),
-                        Err(e) => Err((e.to_string(), hex::encode(Sha256::digest(&bytes)))),
-                    })
-                    .await
-                    .map_err(|e| DataFusionError::External(Box::new(e)))?;
-                let res = res.map_err(|(reason, sha256)| Rejected {
-                    file: file.url.clone(),
-                    size,
-                    sha256,
-                    reason,
-                });
+                let read =
+                    format::read_activity(&store, &file.meta.location, &file.url, file.format)
+                        .await?;
+                let (size, res) =
+                    match read {
+                        Ok(format::Decoded { activity, size }) => {
+                            let built = activity.to_batches().map(|b| (activity, b)).map_err(|e| {
+                                Rejected {
+                                    file: file.url.clone(),
+                                    size,
+                                    sha256: String::new(),
+                                    reason: e.to_string(),
+                                }
+                            });
+                            (size, built)
+                        }
+                        Err(q) => (q.size, Err(q)),
+                    };
                 Ok::<_, DataFusionError>((file, size, res))
             }
         })

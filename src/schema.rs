@@ -30,8 +30,11 @@ pub fn timestamp_type() -> DataType {
 /// Degrees per FIT semicircle: `180 / 2³¹` (FIT profile, type `sint32`, units `semicircles`).
 pub const DEGREES_PER_SEMICIRCLE: f64 = 180.0 / 2_147_483_648.0;
 
-/// One of the canonical tables.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// One of the canonical tables. Serializes as its [`Table::name`].
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum Table {
     /// One row per sample (FIT `record`, TCX `Trackpoint`).
     Records,

@@ -9,13 +9,11 @@ use datafusion::common::{DataFusionError, Result, TableReference};
 use datafusion::prelude::SessionContext;
 use datafusion::sql::parser::DFParser;
 
-use crate::format::ActivityFormat;
-use crate::format::provider::{ActivityTable, OnError};
+use crate::format::{ActivityOptions, OnError, listing_table};
 use crate::minimizer::Minimizer;
 use crate::policy::{Policy, RAW_SCHEMA, VIEW_SCHEMA};
 use crate::policy_view::PolicyView;
 use crate::schema::Table;
-use crate::store::location_to_url;
 
 /// How query results are printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -64,16 +62,25 @@ impl std::str::FromStr for TableSpec {
     }
 }
 
-/// Registers `spec` in `ctx` as an [`ActivityTable`] over FIT and TCX files.
-pub fn register_table(ctx: &SessionContext, spec: &TableSpec) -> Result<()> {
-    let url = location_to_url(&spec.location)?;
-    let t = ActivityTable::try_new(
-        url.as_str(),
-        spec.table,
-        vec![ActivityFormat::Fit, ActivityFormat::Tcx],
-        OnError::Skip,
-    )?;
-    ctx.register_table(TableReference::bare(spec.name.clone()), Arc::new(t))?;
+/// Registers `spec` in `ctx`: a `ListingTable` of `spec.table` over the FIT and TCX files at
+/// `spec.location` ([`listing_table`], each file decoded by its extension). Undecodable files
+/// are skipped with a warning. Hive-style folders (`subject=a/`) become partition columns
+/// (unless `datafusion.execution.listing_table_factory_infer_partitions` is off).
+///
+/// # Errors
+/// A bad location, folders with different partition keys, or a name already taken.
+pub async fn register_table(ctx: &SessionContext, spec: &TableSpec) -> Result<()> {
+    let state = ctx.state();
+    let infer = state
+        .config_options()
+        .execution
+        .listing_table_factory_infer_partitions;
+    let options = ActivityOptions {
+        table: spec.table,
+        on_error: OnError::Skip,
+    };
+    let t = listing_table(&state, &spec.location, None, options, infer).await?;
+    ctx.register_table(TableReference::bare(spec.name.clone()), t)?;
     Ok(())
 }
 
@@ -93,7 +100,6 @@ pub async fn register_input(
     input: &str,
     policy: Option<&Policy>,
 ) -> Result<()> {
-    let url = location_to_url(input)?;
     let key = crate::context::session_key(ctx);
     if policy.is_some_and(|p| p.needs_key()) && key.is_none() {
         return Err(DataFusionError::Plan(
@@ -104,14 +110,14 @@ pub async fn register_input(
         .await?
         .collect()
         .await?;
+    let state = ctx.state();
     let mut raw: Vec<(Table, Arc<dyn TableProvider>)> = Vec::new();
     for t in Table::ALL {
-        let p: Arc<dyn TableProvider> = Arc::new(ActivityTable::try_new(
-            url.as_str(),
-            t,
-            vec![ActivityFormat::Fit, ActivityFormat::Tcx],
-            OnError::Skip,
-        )?);
+        let options = ActivityOptions {
+            table: t,
+            on_error: OnError::Skip,
+        };
+        let p = listing_table(&state, input, None, options, false).await?;
         let name = TableReference::partial(RAW_SCHEMA, t.name());
         ctx.deregister_table(name.clone())?;
         ctx.register_table(name, Arc::clone(&p))?;

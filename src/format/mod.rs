@@ -2,20 +2,30 @@
 //!
 //! [`decode`] dispatches on [`ActivityFormat`]; [`fit`] and [`tcx`] fill the same
 //! [`Activity`] rows, which [`Activity::to_batches`] turns into the tables of
-//! [`crate::schema`]. [`provider`] makes a directory of such files a DataFusion table.
+//! [`crate::schema`].
+//!
+//! [`read_activity`] is the one decode driver: it fetches a file from an object store,
+//! decodes it on a blocking thread with the panic guard of [`decode`], and returns either the
+//! activity or the quarantine record. [`datasource`] makes FIT and TCX DataFusion
+//! `FileFormat`s (`CREATE EXTERNAL TABLE … STORED AS FIT|TCX`, [`listing_table`]).
 
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+pub mod datasource;
 pub mod fit;
 pub mod from_arrow;
-pub mod provider;
+mod read;
 mod rows;
 pub mod tcx;
 
+pub use datasource::{ActivityOptions, OnError, listing_table};
+pub use read::{Decoded, Quarantined, read_activity};
 pub use rows::{Activity, ActivityRow, RecordRow, SummaryRow};
 
 /// A decodable activity file format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum ActivityFormat {
     /// Garmin Flexible and Interoperable Data Transfer (`.fit`).
     Fit,
@@ -92,12 +102,33 @@ pub fn activity_id(bytes: &[u8]) -> String {
 
 /// Decodes one file. `source_file` is recorded in the `source_file` column.
 ///
-/// Errors: [`DecodeError`] when the bytes are not a readable FIT/TCX file. A FIT CRC
-/// mismatch is not an error: it is listed in [`Activity::warnings`].
+/// A panic inside the decoder (a decoder bug) is caught and returned as
+/// [`DecodeError::Panic`], so that one bad file is quarantined instead of aborting the run.
+///
+/// # Errors
+/// [`DecodeError`] when the bytes are not a readable FIT/TCX file. A FIT CRC mismatch is not
+/// an error: it is listed in [`Activity::warnings`].
 pub fn decode(
     format: ActivityFormat,
     source_file: &str,
     bytes: &[u8],
+) -> Result<Activity, DecodeError> {
+    let decoder: Decoder = match format {
+        ActivityFormat::Fit => fit::decode_into,
+        ActivityFormat::Tcx => tcx::decode_into,
+    };
+    decode_with(format, source_file, bytes, decoder)
+}
+
+/// A decoder: fills an [`Activity`] from the bytes of one file.
+pub(crate) type Decoder = fn(&[u8], &mut Activity) -> Result<(), DecodeError>;
+
+/// [`decode`] with the given decoder, inside the panic guard (tests inject a panicking one).
+pub(crate) fn decode_with(
+    format: ActivityFormat,
+    source_file: &str,
+    bytes: &[u8],
+    decoder: Decoder,
 ) -> Result<Activity, DecodeError> {
     let mut a = Activity {
         activity_id: activity_id(bytes),
@@ -106,23 +137,24 @@ pub fn decode(
         ..Default::default()
     };
     // A decoder bug must quarantine one file, not abort the run: contain panics.
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match format {
-        ActivityFormat::Fit => fit::decode_into(bytes, &mut a),
-        ActivityFormat::Tcx => tcx::decode_into(bytes, &mut a),
-    }));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| decoder(bytes, &mut a)));
     match result {
         Ok(r) => r?,
         Err(panic) => {
-            let msg = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown panic".into());
             return Err(DecodeError::Panic {
                 format: format.name(),
-                message: msg,
+                message: panic_message(panic.as_ref()),
             });
         }
     }
     Ok(a)
+}
+
+/// The message of a caught panic payload (`&str` or `String`), else `unknown panic`.
+pub(crate) fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into())
 }

@@ -6,8 +6,8 @@
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
-    ArrayRef, Float64Array, Int16Array, Int32Array, Int64Array, RecordBatch, StringArray,
-    TimestampMicrosecondArray,
+    ArrayRef, Float64Array, Int16Array, Int32Array, Int64Array, RecordBatch, RecordBatchOptions,
+    StringArray, TimestampMicrosecondArray,
 };
 use datafusion::arrow::error::ArrowError;
 
@@ -157,92 +157,149 @@ fn ts<I: IntoIterator<Item = Option<i64>>>(it: I) -> ArrayRef {
 }
 
 impl Activity {
-    /// Builds the batch of `table` for this file.
+    /// Builds the batch of `table` for this file (all columns of the canonical schema).
+    ///
+    /// # Errors
+    /// An [`ArrowError`] if the columns do not fit the schema (a bug).
     pub fn to_batch(&self, table: Table) -> Result<RecordBatch, ArrowError> {
-        let schema = table.schema();
-        let cols: Vec<ArrayRef> = match table {
-            Table::Records => {
-                let r = &self.records;
-                vec![
-                    strs(r.len(), &self.activity_id),
-                    strs(r.len(), &self.source_file),
-                    ts(r.iter().map(|x| x.timestamp_us)),
-                    col!(Float64Array, r, position_lat),
-                    col!(Float64Array, r, position_long),
-                    col!(Float64Array, r, altitude_m),
-                    col!(Float64Array, r, distance_m),
-                    col!(Float64Array, r, speed_m_s),
-                    col!(Int16Array, r, heart_rate_bpm),
-                    col!(Int16Array, r, cadence_rpm),
-                    col!(Int32Array, r, power_w),
-                    col!(Int16Array, r, temperature_c),
-                ]
-            }
-            Table::Laps | Table::Sessions => {
-                let r = if table == Table::Laps {
-                    &self.laps
-                } else {
-                    &self.sessions
-                };
-                vec![
-                    strs(r.len(), &self.activity_id),
-                    strs(r.len(), &self.source_file),
-                    Arc::new(Int32Array::from_iter_values(
-                        r.iter().map(|x| x.message_index),
-                    )),
-                    col!(StringArray, r, sport),
-                    col!(StringArray, r, sub_sport),
-                    ts(r.iter().map(|x| x.start_time_us)),
-                    ts(r.iter().map(|x| x.end_time_us)),
-                    col!(Float64Array, r, start_position_lat),
-                    col!(Float64Array, r, start_position_long),
-                    col!(Float64Array, r, end_position_lat),
-                    col!(Float64Array, r, end_position_long),
-                    col!(Float64Array, r, nec_lat),
-                    col!(Float64Array, r, nec_long),
-                    col!(Float64Array, r, swc_lat),
-                    col!(Float64Array, r, swc_long),
-                    col!(Float64Array, r, total_elapsed_time_s),
-                    col!(Float64Array, r, total_timer_time_s),
-                    col!(Float64Array, r, total_distance_m),
-                    col!(Float64Array, r, total_ascent_m),
-                    col!(Float64Array, r, total_descent_m),
-                    col!(Int16Array, r, avg_heart_rate_bpm),
-                    col!(Int16Array, r, max_heart_rate_bpm),
-                    col!(Float64Array, r, avg_speed_m_s),
-                    col!(Float64Array, r, max_speed_m_s),
-                    col!(Int32Array, r, total_calories_kcal),
-                ]
-            }
-            Table::Activities => {
-                let i = std::slice::from_ref(&self.info);
-                let first_ts = self.records.iter().find_map(|r| r.timestamp_us);
-                let last_ts = self.records.iter().rev().find_map(|r| r.timestamp_us);
-                let sport = self.sessions.iter().find_map(|s| s.sport.clone());
-                vec![
-                    strs(1, &self.activity_id),
-                    strs(1, &self.source_file),
-                    strs(1, self.file_format),
-                    col!(StringArray, i, file_type),
-                    col!(StringArray, i, manufacturer),
-                    col!(StringArray, i, product),
-                    col!(Int64Array, i, serial_number),
-                    ts([self.info.time_created_us]),
-                    col!(StringArray, i, software_version),
-                    Arc::new(StringArray::from(vec![sport])),
-                    ts([first_ts]),
-                    ts([last_ts]),
-                    Arc::new(Int64Array::from(vec![self.records.len() as i64])),
-                    col!(StringArray, i, user_friendly_name),
-                    col!(StringArray, i, user_gender),
-                    col!(Int16Array, i, user_age_years),
-                    col!(Float64Array, i, user_height_m),
-                    col!(Float64Array, i, user_weight_kg),
-                    col!(Int16Array, i, user_resting_heart_rate_bpm),
-                ]
+        self.to_batch_projected(table, None)
+    }
+
+    /// Number of rows this file has in `table` (`activities`: always 1).
+    pub fn num_rows(&self, table: Table) -> usize {
+        match table {
+            Table::Records => self.records.len(),
+            Table::Laps => self.laps.len(),
+            Table::Sessions => self.sessions.len(),
+            Table::Activities => 1,
+        }
+    }
+
+    /// Builds the batch of `table` with only the columns at `projection` (indices into
+    /// [`Table::schema`], in the order given; `None`: all columns). Columns that are not
+    /// projected are never built. An empty projection gives a batch with no columns and
+    /// [`Activity::num_rows`] rows (what `count(*)` reads).
+    ///
+    /// # Errors
+    /// An [`ArrowError`] if an index is out of range for the table's schema.
+    pub fn to_batch_projected(
+        &self,
+        table: Table,
+        projection: Option<&[usize]>,
+    ) -> Result<RecordBatch, ArrowError> {
+        let full = table.schema();
+        let n = full.fields().len();
+        let all: Vec<usize>;
+        let indices = match projection {
+            Some(p) => p,
+            None => {
+                all = (0..n).collect();
+                &all
             }
         };
-        RecordBatch::try_new(schema, cols)
+        if let Some(bad) = indices.iter().find(|&&i| i >= n) {
+            return Err(ArrowError::SchemaError(format!(
+                "column index {bad} out of range for table {table} ({n} columns)"
+            )));
+        }
+        let schema = if projection.is_none() {
+            full
+        } else {
+            Arc::new(full.project(indices)?)
+        };
+        let cols: Vec<ArrayRef> = indices.iter().map(|&i| self.column(table, i)).collect();
+        let options = RecordBatchOptions::new().with_row_count(Some(self.num_rows(table)));
+        RecordBatch::try_new_with_options(schema, cols, &options)
+    }
+
+    /// Builds column `i` of `table` (an index into [`Table::schema`], checked by the caller).
+    fn column(&self, table: Table, i: usize) -> ArrayRef {
+        match table {
+            Table::Records => self.records_column(i),
+            Table::Laps => self.summary_column(&self.laps, i),
+            Table::Sessions => self.summary_column(&self.sessions, i),
+            Table::Activities => self.activities_column(i),
+        }
+    }
+
+    fn records_column(&self, i: usize) -> ArrayRef {
+        let r = &self.records;
+        match i {
+            0 => strs(r.len(), &self.activity_id),
+            1 => strs(r.len(), &self.source_file),
+            2 => ts(r.iter().map(|x| x.timestamp_us)),
+            3 => col!(Float64Array, r, position_lat),
+            4 => col!(Float64Array, r, position_long),
+            5 => col!(Float64Array, r, altitude_m),
+            6 => col!(Float64Array, r, distance_m),
+            7 => col!(Float64Array, r, speed_m_s),
+            8 => col!(Int16Array, r, heart_rate_bpm),
+            9 => col!(Int16Array, r, cadence_rpm),
+            10 => col!(Int32Array, r, power_w),
+            11 => col!(Int16Array, r, temperature_c),
+            _ => unreachable!("records has 12 columns"),
+        }
+    }
+
+    fn summary_column(&self, r: &[SummaryRow], i: usize) -> ArrayRef {
+        match i {
+            0 => strs(r.len(), &self.activity_id),
+            1 => strs(r.len(), &self.source_file),
+            2 => Arc::new(Int32Array::from_iter_values(
+                r.iter().map(|x| x.message_index),
+            )),
+            3 => col!(StringArray, r, sport),
+            4 => col!(StringArray, r, sub_sport),
+            5 => ts(r.iter().map(|x| x.start_time_us)),
+            6 => ts(r.iter().map(|x| x.end_time_us)),
+            7 => col!(Float64Array, r, start_position_lat),
+            8 => col!(Float64Array, r, start_position_long),
+            9 => col!(Float64Array, r, end_position_lat),
+            10 => col!(Float64Array, r, end_position_long),
+            11 => col!(Float64Array, r, nec_lat),
+            12 => col!(Float64Array, r, nec_long),
+            13 => col!(Float64Array, r, swc_lat),
+            14 => col!(Float64Array, r, swc_long),
+            15 => col!(Float64Array, r, total_elapsed_time_s),
+            16 => col!(Float64Array, r, total_timer_time_s),
+            17 => col!(Float64Array, r, total_distance_m),
+            18 => col!(Float64Array, r, total_ascent_m),
+            19 => col!(Float64Array, r, total_descent_m),
+            20 => col!(Int16Array, r, avg_heart_rate_bpm),
+            21 => col!(Int16Array, r, max_heart_rate_bpm),
+            22 => col!(Float64Array, r, avg_speed_m_s),
+            23 => col!(Float64Array, r, max_speed_m_s),
+            24 => col!(Int32Array, r, total_calories_kcal),
+            _ => unreachable!("laps and sessions have 25 columns"),
+        }
+    }
+
+    fn activities_column(&self, i: usize) -> ArrayRef {
+        let info = std::slice::from_ref(&self.info);
+        match i {
+            0 => strs(1, &self.activity_id),
+            1 => strs(1, &self.source_file),
+            2 => strs(1, self.file_format),
+            3 => col!(StringArray, info, file_type),
+            4 => col!(StringArray, info, manufacturer),
+            5 => col!(StringArray, info, product),
+            6 => col!(Int64Array, info, serial_number),
+            7 => ts([self.info.time_created_us]),
+            8 => col!(StringArray, info, software_version),
+            9 => Arc::new(StringArray::from(vec![
+                self.sessions.iter().find_map(|s| s.sport.clone()),
+            ])),
+            10 => ts([self.records.iter().find_map(|r| r.timestamp_us)]),
+            11 => ts([self.records.iter().rev().find_map(|r| r.timestamp_us)]),
+            12 => Arc::new(Int64Array::from(vec![self.records.len() as i64])),
+            13 => col!(StringArray, info, user_friendly_name),
+            14 => col!(StringArray, info, user_gender),
+            15 => col!(Int16Array, info, user_age_years),
+            16 => col!(Float64Array, info, user_height_m),
+            17 => col!(Float64Array, info, user_weight_kg),
+            18 => col!(Int16Array, info, user_resting_heart_rate_bpm),
+            _ => unreachable!("activities has 19 columns"),
+        }
     }
 
     /// Builds the batches of all four tables, in [`Table::ALL`] order.
@@ -253,5 +310,85 @@ impl Activity {
             self.to_batch(Table::Sessions)?,
             self.to_batch(Table::Activities)?,
         ])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn activity() -> Activity {
+        Activity {
+            activity_id: "id".into(),
+            source_file: "s3://b/subject=a/x.fit".into(),
+            file_format: "fit",
+            records: vec![
+                RecordRow {
+                    timestamp_us: Some(1_000_000),
+                    heart_rate_bpm: Some(120),
+                    ..Default::default()
+                },
+                RecordRow {
+                    timestamp_us: Some(2_000_000),
+                    heart_rate_bpm: None,
+                    power_w: Some(250),
+                    ..Default::default()
+                },
+            ],
+            laps: vec![SummaryRow {
+                message_index: 0,
+                sport: Some("running".into()),
+                ..Default::default()
+            }],
+            sessions: vec![],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn every_projected_column_equals_the_full_batch_column() {
+        let a = activity();
+        for t in Table::ALL {
+            let full = a.to_batch(t).unwrap();
+            assert_eq!(full.schema(), t.schema());
+            assert_eq!(full.num_rows(), a.num_rows(t));
+            for i in 0..t.schema().fields().len() {
+                let one = a.to_batch_projected(t, Some(&[i])).unwrap();
+                assert_eq!(one.num_columns(), 1);
+                assert_eq!(one.schema().field(0), t.schema().field(i));
+                assert_eq!(one.column(0), full.column(i), "{t} column {i}");
+            }
+        }
+    }
+
+    #[test]
+    fn projection_builds_only_the_projected_columns_in_order() {
+        let a = activity();
+        // records: power_w (10), heart_rate_bpm (8)
+        let b = a
+            .to_batch_projected(Table::Records, Some(&[10, 8]))
+            .unwrap();
+        let names: Vec<_> = b
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
+        assert_eq!(names, ["power_w", "heart_rate_bpm"]);
+        assert_eq!(
+            b.column(0).as_ref(),
+            &Int32Array::from(vec![None, Some(250)]) as &dyn datafusion::arrow::array::Array
+        );
+        assert_eq!(
+            b.column(1).as_ref(),
+            &Int16Array::from(vec![Some(120), None]) as &dyn datafusion::arrow::array::Array
+        );
+        // no columns: only the row count (count(*))
+        let empty = a.to_batch_projected(Table::Records, Some(&[])).unwrap();
+        assert_eq!((empty.num_columns(), empty.num_rows()), (0, 2));
+        let empty = a.to_batch_projected(Table::Activities, Some(&[])).unwrap();
+        assert_eq!((empty.num_columns(), empty.num_rows()), (0, 1));
+        // out of range is an error, not a panic
+        assert!(a.to_batch_projected(Table::Laps, Some(&[25])).is_err());
     }
 }
