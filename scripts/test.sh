@@ -20,9 +20,10 @@ if [ ! -x "$venv/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; 
   echo "$want" > "$stamp"
 fi
 
-# `cargo test` also builds target/debug/datamin (with the same features: no second build).
+# `cargo test --workspace` also builds target/debug/datamin and target/debug/datamin-eval
+# (with the same features: no second build).
 cargo test --workspace
 cargo clippy --workspace --all-targets -- -D warnings
 # Privacy evaluation on a reduced set (the full numbers are in README.md).
-target/debug/datamin evaluate --subjects 20 --activities 10
+target/debug/datamin-eval --subjects 20 --activities 10
 DATAMIN_BIN="$PWD/target/debug/datamin" "$venv/bin/python" -m pytest -q tests/python

@@ -95,48 +95,6 @@ enum Command {
     },
     /// List the datamin SQL functions with their documentation.
     Functions,
-    /// Measure how well home-location attacks work on the output of a privacy zone.
-    ///
-    /// Builds synthetic subjects (secret home + real tracks from INPUT, out and back from
-    /// home), publishes them raw, behind a Strava-style zone, and behind datamin's
-    /// privacy_zone rule, and runs six attacks on each (three published, three aimed at
-    /// datamin's own design).
-    Evaluate {
-        /// Directory (path or URL) of FIT/TCX files whose GPS tracks are reused.
-        #[arg(short, long, default_value = "../shared/data")]
-        input: String,
-        /// Number of synthetic subjects.
-        #[arg(long, default_value_t = 50)]
-        subjects: usize,
-        /// Activities per subject.
-        #[arg(long, default_value_t = 10)]
-        activities: usize,
-        /// Zone radius R, metres.
-        #[arg(long, default_value_t = 200.0)]
-        radius_m: f64,
-        /// Rounding quantum of published distances, metres.
-        #[arg(long, default_value_t = 100.0)]
-        distance_quantum_m: f64,
-        /// Range of the keyed zone-centre offset, multiples of R: `LO,HI`.
-        #[arg(long, value_delimiter = ',', default_values_t = [datamin::privacy::OFFSET_RANGE.0, datamin::privacy::OFFSET_RANGE.1])]
-        offset_range: Vec<f64>,
-        /// Largest keyed extra path length hidden beyond each zone boundary, metres.
-        #[arg(long, default_value_t = datamin::privacy::ZoneConfig::default().trim_m)]
-        trim_m: f64,
-        /// Largest keyed per-subject slack added to the zone radius, metres.
-        #[arg(long, default_value_t = datamin::privacy::RADIUS_SLACK_M)]
-        radius_slack_m: f64,
-        /// Share of activities (keyed) whose zones are gated: the home side of the line
-        /// through the shifted centre is hidden too.
-        #[arg(long, default_value_t = datamin::privacy::GATE_SHARE)]
-        gate_share: f64,
-        /// Seed of the synthetic data (homes, track choice, rotation).
-        #[arg(long, default_value_t = 1)]
-        seed: u64,
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
-    },
     /// Decrypt the `encrypt`ed columns of a Parquet file (for the key holder).
     Decrypt {
         /// Parquet file (path or URL) written by `datamin run`.
@@ -343,58 +301,6 @@ async fn async_main(cli: Cli) -> ExitCode {
             Err(e) => fail(e),
         },
         Command::Inspect { file, json } => inspect(&file, json).await,
-        Command::Evaluate {
-            input,
-            subjects,
-            activities,
-            radius_m,
-            distance_quantum_m,
-            offset_range,
-            trim_m,
-            radius_slack_m,
-            gate_share,
-            seed,
-            json,
-        } => {
-            use datamin::privacy::{ZoneConfig, evaluate as ev};
-            let [lo, hi] = offset_range[..] else {
-                return fail("--offset-range takes two numbers: LO,HI");
-            };
-            let acts = match datamin::privacy::evaluate::load_activities(&input).await {
-                Ok(a) => a,
-                Err(e) => return fail(e),
-            };
-            let tracks = ev::tracks_from(&acts, 300, 900);
-            if tracks.is_empty() {
-                return fail(format!("no GPS track of at least 300 points under {input}"));
-            }
-            let subj = ev::synthesize(&tracks, subjects, activities, seed);
-            let key = format!("evaluation-key-{seed}").into_bytes();
-            let defences = [
-                ev::Defence::Raw,
-                ev::Defence::PlatformZone { radius_m },
-                ev::Defence::Datamin(ZoneConfig {
-                    radius_m,
-                    distance_quantum_m,
-                    offset_range: (lo, hi),
-                    trim_m,
-                    radius_slack_m,
-                    gate_share,
-                    ..ZoneConfig::default()
-                }),
-            ];
-            let res = ev::evaluate(&subj, &defences, &key);
-            if json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&res).expect("serializable")
-                );
-            } else {
-                println!("{} real tracks from {input}", tracks.len());
-                print!("{}", ev::render(&res, subjects, activities));
-            }
-            ExitCode::SUCCESS
-        }
         Command::Decrypt {
             input,
             output,

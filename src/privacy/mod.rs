@@ -31,7 +31,6 @@
 //! Records without a position take the hidden state of the last positioned record before
 //! them (hidden before the first visible one), so time-only samples near home go too.
 
-pub mod evaluate;
 pub mod mask;
 mod operator;
 pub mod summary;
