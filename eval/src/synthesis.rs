@@ -24,7 +24,6 @@ pub const MIN_TRACK_EXTENT_M: f64 = 1000.0;
 /// Decodes every FIT/TCX file below `location` (path or URL), skipping undecodable ones.
 pub async fn load_activities(location: &str) -> datafusion::common::Result<Vec<Activity>> {
     use datafusion::datasource::listing::ListingTableUrl;
-    use datafusion::object_store::ObjectStoreExt;
     use datamin::format::ActivityFormat;
     let ctx = datamin::context::session_context(None, 1);
     let url = ListingTableUrl::parse(datamin::store::location_to_url(location)?.as_str())?;
@@ -38,9 +37,11 @@ pub async fn load_activities(location: &str) -> datafusion::common::Result<Vec<A
     .await?;
     let mut out = Vec::new();
     for f in files {
-        let bytes = store.get(&f.meta.location).await?.bytes().await?;
-        if let Ok(a) = datamin::format::decode(f.format, &f.url, &bytes) {
-            out.push(a);
+        // the one decode driver; undecodable files are left out
+        if let Ok(d) =
+            datamin::format::read_activity(&store, &f.meta.location, &f.url, f.format).await?
+        {
+            out.push(d.activity);
         }
     }
     Ok(out)
