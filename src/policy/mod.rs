@@ -38,6 +38,8 @@
 mod compile;
 mod key;
 mod model;
+mod validate;
+mod zone;
 
 pub use compile::{CompiledView, RAW_SCHEMA, VIEW_SCHEMA, ident, literal};
 pub use key::{DEFAULT_KEY_ENV, KeyConfig, KeyError, load_key, load_key_by_id};

@@ -9,6 +9,8 @@ use sha2::{Digest, Sha256};
 use toml::Spanned;
 
 use super::key::KeyConfig;
+use super::validate::{Ctx, column_type, key_path_at};
+use super::zone::{RawZone, validate_zone};
 use crate::schema::Table;
 
 /// A policy that failed validation: where and why.
@@ -266,30 +268,6 @@ struct RawPolicy {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawZone {
-    enabled: Option<bool>,
-    radius_m: Option<Spanned<f64>>,
-    distance_quantum_m: Option<Spanned<f64>>,
-    offset: Option<bool>,
-    offset_range: Option<Spanned<Vec<f64>>>,
-    trim_m: Option<Spanned<f64>>,
-    radius_slack_m: Option<Spanned<f64>>,
-    gate_share: Option<Spanned<f64>>,
-    #[serde(default)]
-    zones: Vec<Spanned<RawExplicitZone>>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawExplicitZone {
-    lat: f64,
-    long: f64,
-    radius_m: f64,
-    subject: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct RawKey {
     env: Option<Spanned<String>>,
     file: Option<Spanned<String>>,
@@ -327,51 +305,6 @@ struct RawRule {
     spacing_m: Option<Spanned<f64>>,
     k: Option<Spanned<i64>>,
     deterministic: Option<Spanned<bool>>,
-}
-
-struct Ctx<'a> {
-    file: &'a str,
-    text: &'a str,
-}
-
-impl Ctx<'_> {
-    fn err(
-        &self,
-        span: Option<std::ops::Range<usize>>,
-        key: &str,
-        msg: impl Into<String>,
-    ) -> PolicyError {
-        let (line, column) = match span {
-            Some(s) => {
-                let (l, c) = line_col(self.text, s.start);
-                (Some(l), Some(c))
-            }
-            None => (None, None),
-        };
-        PolicyError {
-            file: self.file.to_string(),
-            line,
-            column,
-            key: (!key.is_empty()).then(|| key.to_string()),
-            message: msg.into(),
-        }
-    }
-}
-
-/// 1-based line and column of byte `offset` in `text`.
-fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let before = &text[..offset.min(text.len())];
-    let line = before.matches('\n').count() + 1;
-    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    (line, col)
-}
-
-fn column_type(table: Table, col: &str) -> Option<DataType> {
-    table
-        .schema()
-        .field_with_name(col)
-        .ok()
-        .map(|f| f.data_type().clone())
 }
 
 impl Policy {
@@ -560,133 +493,6 @@ impl Policy {
     pub fn table(&self, table: Table) -> Option<&TablePolicy> {
         self.tables.iter().find(|t| t.table == table)
     }
-}
-
-/// The dotted key path (`tables.records.rules[1].grid_m`) of the `key = value` line that holds
-/// byte `offset` of `text`, from the nearest `[table]` / `[[array]]` header above it; `None`
-/// when the line is not a key/value pair. Used to name the key in TOML type errors, which
-/// carry only a position.
-fn key_path_at(text: &str, offset: usize) -> Option<String> {
-    let start = text[..offset.min(text.len())]
-        .rfind('\n')
-        .map_or(0, |i| i + 1);
-    let line = text[start..].lines().next()?;
-    let (key, _) = line.split_once('=')?;
-    let key = key.trim().trim_matches('"');
-    if key.is_empty() || key.starts_with('[') || key.starts_with('#') {
-        return None;
-    }
-    let mut header = String::new();
-    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
-    for l in text[..start].lines() {
-        let l = l.trim();
-        if let Some(h) = l.strip_prefix("[[").and_then(|h| h.strip_suffix("]]")) {
-            let n = counts.entry(h.trim().to_string()).or_insert(0);
-            header = format!("{}[{}]", h.trim(), *n);
-            *n += 1;
-        } else if let Some(h) = l.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
-            header = h.trim().to_string();
-        }
-    }
-    Some(if header.is_empty() {
-        key.to_string()
-    } else {
-        format!("{header}.{key}")
-    })
-}
-
-fn validate_zone(
-    cx: &Ctx<'_>,
-    z: Spanned<RawZone>,
-) -> Result<Option<crate::privacy::ZoneConfig>, PolicyError> {
-    let span = z.span();
-    let z = z.into_inner();
-    if z.enabled == Some(false) {
-        return Ok(None);
-    }
-    let mut cfg = crate::privacy::ZoneConfig::default();
-    // a number in `range`, else an error at its position naming the field
-    let number = |v: &Option<Spanned<f64>>,
-                  field: &str,
-                  range: std::ops::RangeInclusive<f64>,
-                  what: &str|
-     -> Result<Option<f64>, PolicyError> {
-        match v {
-            Some(x) if !range.contains(x.get_ref()) => Err(cx.err(
-                Some(x.span()),
-                &format!("privacy_zone.{field}"),
-                format!("{field} must be {what}"),
-            )),
-            Some(x) => Ok(Some(*x.get_ref())),
-            None => Ok(None),
-        }
-    };
-    let metres = "between 0 and 100000 metres";
-    if let Some(v) = number(&z.radius_m, "radius_m", 0.0..=100_000.0, metres)? {
-        cfg.radius_m = v;
-    }
-    if let Some(v) = number(
-        &z.distance_quantum_m,
-        "distance_quantum_m",
-        0.0..=f64::MAX,
-        ">= 0 metres",
-    )? {
-        cfg.distance_quantum_m = v;
-    }
-    cfg.offset = z.offset.unwrap_or(true);
-    if let Some(r) = &z.offset_range {
-        match r.get_ref()[..] {
-            [lo, hi] if lo.is_finite() && hi.is_finite() && 0.0 <= lo && lo <= hi && hi <= 20.0 => {
-                cfg.offset_range = (lo, hi)
-            }
-            _ => {
-                return Err(cx.err(
-                    Some(r.span()),
-                    "privacy_zone.offset_range",
-                    "offset_range must be [lo, hi] with 0 <= lo <= hi <= 20 (multiples of radius_m)",
-                ));
-            }
-        }
-    }
-    if let Some(v) = number(&z.trim_m, "trim_m", 0.0..=100_000.0, metres)? {
-        cfg.trim_m = v;
-    }
-    if let Some(v) = number(&z.radius_slack_m, "radius_slack_m", 0.0..=100_000.0, metres)? {
-        cfg.radius_slack_m = v;
-    }
-    if let Some(v) = number(
-        &z.gate_share,
-        "gate_share",
-        0.0..=1.0,
-        "a share between 0 and 1",
-    )? {
-        cfg.gate_share = v;
-    }
-    for (i, e) in z.zones.into_iter().enumerate() {
-        let sp = e.span();
-        let e = e.into_inner();
-        let valid = (-90.0..=90.0).contains(&e.lat)
-            && (-180.0..=180.0).contains(&e.long)
-            && e.radius_m > 0.0
-            && e.radius_m.is_finite();
-        if !valid {
-            return Err(cx.err(Some(sp), &format!("privacy_zone.zones[{i}]"), "a zone needs lat in [-90, 90], long in [-180, 180] (degrees) and radius_m > 0 (metres)"));
-        }
-        cfg.zones.push(crate::privacy::ExplicitZone {
-            lat: e.lat,
-            long: e.long,
-            radius_m: e.radius_m,
-            subject: e.subject,
-        });
-    }
-    if cfg.radius_m == 0.0 && cfg.zones.is_empty() {
-        return Err(cx.err(
-            Some(span),
-            "privacy_zone",
-            "privacy_zone hides nothing: set radius_m > 0 or list zones",
-        ));
-    }
-    Ok(Some(cfg))
 }
 
 fn validate_rule(
