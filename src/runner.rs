@@ -30,7 +30,7 @@ use sha2::{Digest, Sha256};
 
 use crate::format::{self, Activity, ActivityFormat};
 use crate::minimizer::{Minimizer, prepare_activity};
-use crate::policy::{Policy, RuleKind};
+use crate::policy::Policy;
 use crate::privacy::ZoneStats;
 use crate::schema::Table;
 use crate::sink::parquet;
@@ -220,12 +220,7 @@ pub fn output_metadata(
         .table(table)
         .map(|t| t.rules.iter().filter(|r| r.enabled).collect())
         .unwrap_or_default();
-    let uses_key = rules.iter().any(|r| {
-        matches!(
-            r.kind,
-            RuleKind::Pseudonymize { .. } | RuleKind::Noise { .. } | RuleKind::Encrypt { .. }
-        )
-    });
+    let uses_key = rules.iter().any(|r| r.needs_key());
     let mut md = vec![
         (
             "datamin.version".to_string(),
