@@ -30,7 +30,7 @@ use serde::Serialize;
 use crate::context::session_context;
 use crate::format::{self, Activity, ActivityFormat};
 use crate::minimizer::Minimizer;
-use crate::policy::{Policy, RuleKind};
+use crate::policy::Policy;
 use crate::schema::{Table, TableBatches};
 use crate::sink::parquet;
 use crate::source::files::{SourceFile, list_activity_files};
@@ -204,12 +204,7 @@ pub fn output_metadata(
         .table(table)
         .map(|t| t.rules.iter().filter(|r| r.enabled).collect())
         .unwrap_or_default();
-    let uses_key = rules.iter().any(|r| {
-        matches!(
-            r.kind,
-            RuleKind::Pseudonymize { .. } | RuleKind::Noise { .. } | RuleKind::Encrypt { .. }
-        )
-    });
+    let uses_key = rules.iter().any(|r| r.needs_key());
     let mut md = vec![
         (
             "datamin.version".to_string(),

@@ -1,6 +1,7 @@
 //! Compilation of a [`Policy`] into SQL views over the raw tables.
 
-use super::model::{Policy, RuleKind, TablePolicy};
+use super::model::{Policy, TablePolicy};
+use super::rules::{Aggregate, RuleKind};
 use crate::schema::Table;
 
 /// Schema that holds the decoded, unminimized tables (`raw.records`, …).
@@ -30,7 +31,7 @@ pub fn literal(s: &str) -> String {
 }
 
 /// Formats an f64 so that SQL reads it back as a Float64 literal.
-fn float(v: f64) -> String {
+pub(crate) fn float(v: f64) -> String {
     let s = format!("{v:?}");
     if s.contains('.') || s.contains('e') {
         s
@@ -40,7 +41,7 @@ fn float(v: f64) -> String {
 }
 
 /// The columns that identify a row of `table` (raw columns, SQL).
-fn row_identity(table: Table) -> &'static str {
+pub(crate) fn row_identity(table: Table) -> &'static str {
     match table {
         Table::Records => "\"activity_id\", \"timestamp\"",
         Table::Laps | Table::Sessions => "\"activity_id\", \"message_index\"",
@@ -48,133 +49,31 @@ fn row_identity(table: Table) -> &'static str {
     }
 }
 
-/// The seed of non-deterministic `encrypt` for a cell: the row's identity and the column
-/// name joined by `|`, so nonces differ between cells and are stable across runs.
-fn noise_seed(table: Table, col: &str) -> String {
-    format!("concat_ws('|', {}, {})", row_identity(table), literal(col))
-}
-
-/// The same identity as separate `laplace_noise` seed arguments (the function joins them
-/// with `|`, faster than building the string in SQL).
-fn noise_seed_parts(table: Table, col: &str) -> String {
-    format!("{}, {}", row_identity(table), literal(col))
-}
-
 /// The index of the `width_s`-second bucket (aligned to the Unix epoch) of timestamp `col`.
-fn time_bucket(col: &str, width_s: f64) -> String {
+pub(crate) fn time_bucket(col: &str, width_s: f64) -> String {
     format!(
         "floor(CAST(to_unixtime({col}) AS DOUBLE) / {})",
         float(width_s)
     )
 }
 
-fn expr_for(t: &TablePolicy, col: &str) -> String {
-    for r in t.rules.iter().filter(|r| r.enabled) {
-        match &r.kind {
-            RuleKind::Pseudonymize { columns, purpose } if columns.iter().any(|c| c == col) => {
-                return match purpose {
-                    Some(p) => format!("pseudonymize({}, {})", ident(col), literal(p)),
-                    None => format!("pseudonymize({})", ident(col)),
-                };
-            }
-            RuleKind::GeneralizeCoordinates {
-                lat,
-                long,
-                grid_m,
-                h3_resolution,
-            } if lat == col || long == col => {
-                let field = if lat == col { "lat" } else { "long" };
-                let call = match (grid_m, h3_resolution) {
-                    (_, Some(res)) => {
-                        format!("h3_cell_center({}, {}, {res})", ident(lat), ident(long))
-                    }
-                    (g, None) => format!(
-                        "generalize_coordinates({}, {}, {})",
-                        ident(lat),
-                        ident(long),
-                        float(g.unwrap_or(1.0))
-                    ),
-                };
-                return format!("get_field({call}, '{field}')");
-            }
-            RuleKind::TruncateTime { columns, unit } if columns.iter().any(|c| c == col) => {
-                return format!("truncate_time({}, {})", ident(col), literal(unit));
-            }
-            RuleKind::Quantize { columns, step } if columns.iter().any(|c| c == col) => {
-                return format!("quantize({}, {})", ident(col), float(*step));
-            }
-            RuleKind::Noise { columns, scale } if columns.iter().any(|c| c == col) => {
-                return format!(
-                    "laplace_noise({}, {}, {})",
-                    ident(col),
-                    float(*scale),
-                    noise_seed_parts(t.table, col)
-                );
-            }
-            RuleKind::Encrypt {
-                columns,
-                deterministic,
-            } if columns.iter().any(|c| c == col) => {
-                return if *deterministic {
-                    format!("encrypt({})", ident(col))
-                } else {
-                    format!("encrypt({}, {})", ident(col), noise_seed(t.table, col))
-                };
-            }
-            RuleKind::Relative { columns } if columns.iter().any(|c| c == col) => {
-                return format!(
-                    "{c} - min({c}) OVER (PARTITION BY \"activity_id\")",
-                    c = ident(col)
-                );
-            }
-            RuleKind::Suppress { columns } if columns.iter().any(|c| c == col) => {
-                return format!("CASE WHEN false THEN {} END", ident(col));
-            }
-            RuleKind::GeneralizeNumber { columns, edges } if columns.iter().any(|c| c == col) => {
-                let e: Vec<String> = edges.iter().map(|v| float(*v)).collect();
-                return format!(
-                    "generalize_number({}, make_array({}))",
-                    ident(col),
-                    e.join(", ")
-                );
-            }
-            _ => {}
-        }
-    }
-    ident(col)
+/// What a row rule adds to the inner query of its table: a `WHERE` condition and,
+/// optionally, a window helper column it reads (`… AS "__newest_<i>"`).
+pub(crate) struct RowFilter {
+    /// Helper column computed over the raw table, `<expr> AS <name>`.
+    pub(crate) helper: Option<String>,
+    /// Condition the kept rows satisfy.
+    pub(crate) condition: String,
 }
 
-/// The aggregate of kept column `col` for the `aggregate` rule, from its minimized value:
-/// the first of strings and timestamps, the maximum of the cumulative `distance_m`, the
-/// average of other numbers (integers rounded back to their type).
-fn aggregate_expr(t: &TablePolicy, col: &str) -> String {
-    let c = ident(col);
-    let rewritten = t
-        .rules
+/// The SQL of kept column `col`: the expression of the enabled rule that writes it, else the
+/// column itself.
+fn expr_for(t: &TablePolicy, col: &str) -> String {
+    t.rules
         .iter()
         .filter(|r| r.enabled)
-        .find_map(|r| r.kind.columns().contains(&col).then_some(&r.kind));
-    let raw = t
-        .table
-        .schema()
-        .field_with_name(col)
-        .map(|f| f.data_type().clone())
-        .ok();
-    match (rewritten, raw) {
-        (
-            Some(
-                RuleKind::Pseudonymize { .. }
-                | RuleKind::Encrypt { .. }
-                | RuleKind::GeneralizeNumber { .. },
-            ),
-            _,
-        ) => format!("min({c})"),
-        (Some(RuleKind::Noise { .. } | RuleKind::Quantize { .. }), _) => format!("avg({c})"),
-        _ if col == "distance_m" => format!("max({c})"),
-        (_, Some(dt)) if dt.is_integer() => format!("arrow_cast(round(avg({c})), '{dt}')"),
-        (_, Some(dt)) if dt.is_numeric() => format!("avg({c})"),
-        _ => format!("min({c})"),
-    }
+        .find(|r| r.kind.columns().contains(&col))
+        .map_or_else(|| ident(col), |r| r.kind.expr(t.table, col))
 }
 
 /// The minimizing query of one table:
@@ -183,61 +82,30 @@ fn aggregate_expr(t: &TablePolicy, col: &str) -> String {
 /// SELECT <kept columns, transformed>
 /// FROM (SELECT *, <window helpers> FROM raw.t)      -- only with retention / downsample
 /// WHERE <suppress_rows, retention, downsample>
+/// -- aggregate wraps it: SELECT <summaries>, count(*) … GROUP BY activity, bucket
 /// -- k_anonymity wraps it: SELECT … FROM (SELECT *, count(*) OVER (PARTITION BY qis) …) WHERE n >= k
 /// ORDER BY <all output columns>                       -- only with row rules: deterministic order
 /// ```
+///
+/// The row filters come from every enabled rule in policy order ([`RuleKind::row_filter`]);
+/// the first enabled `aggregate` and the last enabled `k_anonymity` wrap the query.
 fn select_for(t: &TablePolicy) -> String {
     let name = t.table.name();
+    let enabled = || t.rules.iter().enumerate().filter(|(_, r)| r.enabled);
     let mut helpers = Vec::new();
     let mut filters = Vec::new();
-    let mut kanon = None;
-    for (i, r) in t.rules.iter().enumerate().filter(|(_, r)| r.enabled) {
-        match &r.kind {
-            RuleKind::SuppressRows { condition } => {
-                filters.push(format!("NOT coalesce(({condition}), false)"));
-            }
-            RuleKind::Retention {
-                column,
-                max_age_days,
-            } => {
-                let h = format!("__newest_{i}");
-                helpers.push(format!("max({}) OVER () AS {}", ident(column), ident(&h)));
-                let secs = (max_age_days * 86_400.0).round() as i64;
-                filters.push(format!(
-                    "{} >= {} - INTERVAL '{secs} seconds'",
-                    ident(column),
-                    ident(&h)
-                ));
-            }
-            RuleKind::Downsample {
-                column,
-                width,
-                by_distance,
-            } => {
-                let h = format!("__sample_{i}");
-                let c = ident(column);
-                let bucket = if *by_distance {
-                    format!("floor({c} / {})", float(*width))
-                } else {
-                    time_bucket(&c, *width)
-                };
-                helpers.push(format!(
-                    "row_number() OVER (PARTITION BY \"activity_id\", {bucket} ORDER BY \"timestamp\", {c}) AS {h}",
-                    h = ident(&h)
-                ));
-                filters.push(format!("{} = 1", ident(&h)));
-            }
-            RuleKind::KAnonymity {
-                quasi_identifiers,
-                k,
-            } => {
-                kanon = Some((quasi_identifiers.clone(), *k));
-            }
-            _ => {}
+    for (i, r) in enabled() {
+        if let Some(f) = r.kind.row_filter(i) {
+            helpers.extend(f.helper);
+            filters.push(f.condition);
         }
     }
-    let aggregate = t.rules.iter().find_map(|r| match r.kind {
-        RuleKind::Aggregate { interval_s } if r.enabled => Some(interval_s),
+    let aggregate = enabled().find_map(|(_, r)| match &r.kind {
+        RuleKind::Aggregate(a) => Some(a),
+        _ => None,
+    });
+    let k_anonymity = enabled().rev().find_map(|(_, r)| match &r.kind {
+        RuleKind::KAnonymity(k) => Some(k),
         _ => None,
     });
     let mut cols: Vec<String> = t
@@ -245,12 +113,8 @@ fn select_for(t: &TablePolicy) -> String {
         .iter()
         .map(|c| format!("  {} AS {}", expr_for(t, c), ident(c)))
         .collect();
-    if let Some(interval) = aggregate {
-        cols.push("  \"activity_id\" AS \"__activity\"".into());
-        cols.push(match interval {
-            Some(w) => format!("  {} AS \"__bucket\"", time_bucket("\"timestamp\"", w)),
-            None => "  0 AS \"__bucket\"".into(),
-        });
+    if let Some(a) = aggregate {
+        cols.extend(a.group_keys().iter().map(|k| format!("  {k}")));
     }
     let from = if helpers.is_empty() {
         format!("{RAW_SCHEMA}.{name}")
@@ -265,58 +129,17 @@ fn select_for(t: &TablePolicy) -> String {
         sql.push_str(&format!("\nWHERE {}", filters.join("\n  AND ")));
     }
     let mut out_cols: Vec<String> = t.keep.iter().map(|c| ident(c)).collect();
-    if aggregate.is_some() {
-        let aggs: Vec<String> = t
-            .keep
-            .iter()
-            .map(|c| format!("{} AS {}", aggregate_expr(t, c), ident(c)))
-            .collect();
-        sql = format!(
-            "SELECT {}, count(*) AS \"sample_count\"\nFROM (\n{sql}\n) AS minimized\nGROUP BY \"__activity\", \"__bucket\"",
-            aggs.join(", ")
-        );
-        out_cols.push(ident("sample_count"));
+    if let Some(a) = aggregate {
+        sql = a.group(t, &sql);
+        out_cols.push(ident(Aggregate::COUNT_COLUMN));
     }
-    if let Some((qis, k)) = kanon {
-        let qis: Vec<String> = qis.iter().map(|c| ident(c)).collect();
-        sql = format!(
-            "SELECT {cols}\nFROM (SELECT *, count(*) OVER (PARTITION BY {qis}) AS \"__group_size\" FROM (\n{sql}\n) AS minimized) AS grouped\nWHERE \"__group_size\" >= {k}",
-            cols = out_cols.join(", "),
-            qis = qis.join(", ")
-        );
+    if let Some(k) = k_anonymity {
+        sql = k.filter_groups(&out_cols, &sql);
     }
-    if t.rules
-        .iter()
-        .any(|r| r.enabled && uses_window_or_grouping(&r.kind))
-    {
+    if enabled().any(|(_, r)| r.kind.uses_window_or_grouping()) {
         sql.push_str(&format!("\nORDER BY {}", out_cols.join(", ")));
     }
     sql
-}
-
-/// Whether a rule compiles to window functions or grouping, whose output order is not the
-/// input order: such views end with `ORDER BY` all output columns (determinism).
-fn uses_window_or_grouping(k: &RuleKind) -> bool {
-    matches!(
-        k,
-        RuleKind::Retention { .. }
-            | RuleKind::Downsample { .. }
-            | RuleKind::KAnonymity { .. }
-            | RuleKind::Relative { .. }
-            | RuleKind::Aggregate { .. }
-    )
-}
-
-/// Whether a rule removes or merges rows (rather than rewriting values).
-pub fn is_row_rule(k: &RuleKind) -> bool {
-    matches!(
-        k,
-        RuleKind::SuppressRows { .. }
-            | RuleKind::Retention { .. }
-            | RuleKind::Downsample { .. }
-            | RuleKind::KAnonymity { .. }
-            | RuleKind::Aggregate { .. }
-    )
 }
 
 impl TablePolicy {
@@ -326,14 +149,14 @@ impl TablePolicy {
     /// gives how many rows every row rule removed, for the run summary.
     pub fn row_rule_prefixes(&self) -> Vec<(String, String)> {
         let row_rules: Vec<usize> = (0..self.rules.len())
-            .filter(|&i| self.rules[i].enabled && is_row_rule(&self.rules[i].kind))
+            .filter(|&i| self.rules[i].removes_rows())
             .collect();
         row_rules
             .iter()
             .map(|&upto| {
                 let mut t = self.clone();
                 for (i, r) in t.rules.iter_mut().enumerate() {
-                    if i > upto && is_row_rule(&r.kind) {
+                    if i > upto && r.kind.removes_rows() {
                         r.enabled = false;
                     }
                 }

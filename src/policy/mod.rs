@@ -34,15 +34,25 @@
 //! rule or parameter, a parameter of the wrong rule, an out-of-range value — with a
 //! [`PolicyError`] that names the file, line, column and key. [`Policy::compile`] turns the
 //! policy into `CREATE VIEW minimized.<table> AS SELECT … FROM raw.<table>` statements.
+//!
+//! Layout: `model.rs` (the policy, its tables and kept columns), `validate.rs` (error
+//! locations and the shared parameter checks), `params.rs` (a rule's raw TOML), `zone.rs`
+//! (`[privacy_zone]`), [`rules`] (one file per rule, registered in one list) and
+//! `compile.rs` (the query of a table, assembled from the rules' parts).
 
 mod compile;
 mod default_keyring;
 mod key;
 mod model;
+mod params;
+pub mod rules;
+mod validate;
+mod zone;
 
 pub use compile::{CompiledView, RAW_SCHEMA, VIEW_SCHEMA, ident, literal};
 pub use default_keyring::{
     DATAMIN_HOME_ENV, KeyOrigin, default_keyring_path, load_existing_key, load_or_create_key,
 };
 pub use key::{DEFAULT_KEY_ENV, KeyConfig, KeyError, load_key, load_key_by_id};
-pub use model::{Policy, PolicyError, Rule, RuleKind, TablePolicy};
+pub use model::{Policy, PolicyError, Rule, TablePolicy};
+pub use rules::RuleKind;

@@ -1,0 +1,128 @@
+//! Validation of the `[privacy_zone]` section (see [`crate::privacy`]).
+
+use toml::Spanned;
+
+use super::model::PolicyError;
+use super::validate::Ctx;
+use serde::Deserialize;
+
+/// `[privacy_zone]` as written.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawZone {
+    enabled: Option<bool>,
+    radius_m: Option<Spanned<f64>>,
+    distance_quantum_m: Option<Spanned<f64>>,
+    offset: Option<bool>,
+    offset_range: Option<Spanned<Vec<f64>>>,
+    trim_m: Option<Spanned<f64>>,
+    radius_slack_m: Option<Spanned<f64>>,
+    gate_share: Option<Spanned<f64>>,
+    #[serde(default)]
+    zones: Vec<Spanned<RawExplicitZone>>,
+}
+
+/// One entry of `privacy_zone.zones` as written.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawExplicitZone {
+    lat: f64,
+    long: f64,
+    radius_m: f64,
+    subject: Option<String>,
+}
+
+/// The privacy zone configuration of `[privacy_zone]`; `None` when `enabled = false`.
+pub(crate) fn validate_zone(
+    cx: &Ctx<'_>,
+    z: Spanned<RawZone>,
+) -> Result<Option<crate::privacy::ZoneConfig>, PolicyError> {
+    let span = z.span();
+    let z = z.into_inner();
+    if z.enabled == Some(false) {
+        return Ok(None);
+    }
+    let mut cfg = crate::privacy::ZoneConfig::default();
+    // a number in `range`, else an error at its position naming the field
+    let number = |v: &Option<Spanned<f64>>,
+                  field: &str,
+                  range: std::ops::RangeInclusive<f64>,
+                  what: &str|
+     -> Result<Option<f64>, PolicyError> {
+        match v {
+            Some(x) if !range.contains(x.get_ref()) => Err(cx.err(
+                Some(x.span()),
+                &format!("privacy_zone.{field}"),
+                format!("{field} must be {what}"),
+            )),
+            Some(x) => Ok(Some(*x.get_ref())),
+            None => Ok(None),
+        }
+    };
+    let metres = "between 0 and 100000 metres";
+    if let Some(v) = number(&z.radius_m, "radius_m", 0.0..=100_000.0, metres)? {
+        cfg.radius_m = v;
+    }
+    if let Some(v) = number(
+        &z.distance_quantum_m,
+        "distance_quantum_m",
+        0.0..=f64::MAX,
+        ">= 0 metres",
+    )? {
+        cfg.distance_quantum_m = v;
+    }
+    cfg.offset = z.offset.unwrap_or(true);
+    if let Some(r) = &z.offset_range {
+        match r.get_ref()[..] {
+            [lo, hi] if lo.is_finite() && hi.is_finite() && 0.0 <= lo && lo <= hi && hi <= 20.0 => {
+                cfg.offset_range = (lo, hi)
+            }
+            _ => {
+                return Err(cx.err(
+                    Some(r.span()),
+                    "privacy_zone.offset_range",
+                    "offset_range must be [lo, hi] with 0 <= lo <= hi <= 20 (multiples of radius_m)",
+                ));
+            }
+        }
+    }
+    if let Some(v) = number(&z.trim_m, "trim_m", 0.0..=100_000.0, metres)? {
+        cfg.trim_m = v;
+    }
+    if let Some(v) = number(&z.radius_slack_m, "radius_slack_m", 0.0..=100_000.0, metres)? {
+        cfg.radius_slack_m = v;
+    }
+    if let Some(v) = number(
+        &z.gate_share,
+        "gate_share",
+        0.0..=1.0,
+        "a share between 0 and 1",
+    )? {
+        cfg.gate_share = v;
+    }
+    for (i, e) in z.zones.into_iter().enumerate() {
+        let sp = e.span();
+        let e = e.into_inner();
+        let valid = (-90.0..=90.0).contains(&e.lat)
+            && (-180.0..=180.0).contains(&e.long)
+            && e.radius_m > 0.0
+            && e.radius_m.is_finite();
+        if !valid {
+            return Err(cx.err(Some(sp), &format!("privacy_zone.zones[{i}]"), "a zone needs lat in [-90, 90], long in [-180, 180] (degrees) and radius_m > 0 (metres)"));
+        }
+        cfg.zones.push(crate::privacy::ExplicitZone {
+            lat: e.lat,
+            long: e.long,
+            radius_m: e.radius_m,
+            subject: e.subject,
+        });
+    }
+    if cfg.radius_m == 0.0 && cfg.zones.is_empty() {
+        return Err(cx.err(
+            Some(span),
+            "privacy_zone",
+            "privacy_zone hides nothing: set radius_m > 0 or list zones",
+        ));
+    }
+    Ok(Some(cfg))
+}
