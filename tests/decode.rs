@@ -205,3 +205,64 @@ fn activity_id_is_stable_and_content_derived() {
     assert_eq!(a.activity_id, b.activity_id);
     assert_eq!(a.activity_id.len(), 32);
 }
+
+/// FIT CRC-16 (FIT protocol): for building a test file.
+fn fit_crc(bytes: &[u8]) -> u16 {
+    const T: [u16; 16] = [
+        0x0000, 0xCC01, 0xD801, 0x1400, 0xF001, 0x3C00, 0x2800, 0xE401, 0xA001, 0x6C00, 0x7800,
+        0xB401, 0x5000, 0x9C01, 0x8801, 0x4400,
+    ];
+    let mut crc = 0u16;
+    for &b in bytes {
+        for n in [b & 0x0F, b >> 4] {
+            let tmp = T[(crc & 0x0F) as usize];
+            crc = ((crc >> 4) & 0x0FFF) ^ tmp ^ T[n as usize];
+        }
+    }
+    crc
+}
+
+/// A field declared `uint32` with 1 byte (as some Coros watches write) decodes with a
+/// warning of the file, and nothing reaches stderr (fitparser alone prints `ERROR:` lines).
+#[test]
+fn misaligned_field_definitions_warn_instead_of_printing() {
+    // record (20): timestamp (253) as a 1-byte uint32, heart_rate (3) as uint8; one sample
+    let mut records = vec![0x40, 0, 0, 20, 0, 2, 253, 1, 0x86, 3, 1, 0x02];
+    records.extend([0x00, 0x2A, 150]);
+    let mut f = vec![12, 0x10, 0x08, 0x08];
+    f.extend((records.len() as u32).to_le_bytes());
+    f.extend(b".FIT");
+    f.extend(&records);
+    f.extend(fit_crc(&f).to_le_bytes());
+
+    let a = decode(ActivityFormat::Fit, "coros-like.fit", &f).unwrap();
+    assert_eq!(a.records.len(), 1);
+    assert_eq!(a.records[0].heart_rate_bpm, Some(150));
+    assert_eq!(
+        a.records[0].timestamp_us, None,
+        "a 1-byte timestamp has no value"
+    );
+    assert!(
+        a.warnings
+            .iter()
+            .any(|w| w.contains("1 FIT field definition(s)")),
+        "{:?}",
+        a.warnings
+    );
+    assert!(
+        !a.warnings.iter().any(|w| w.contains("CRC")),
+        "the CRC is recomputed: {:?}",
+        a.warnings
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("coros-like.fit");
+    std::fs::write(&path, &f).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_datamin"))
+        .args(["inspect", path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(!stderr.contains("ERROR"), "stderr: {stderr}");
+}

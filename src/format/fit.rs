@@ -25,6 +25,15 @@ use crate::schema::DEGREES_PER_SEMICIRCLE;
 
 /// Decodes the FIT bytes `data` into `out` (rows are appended). See the module docs.
 pub fn decode_into(data: &[u8], out: &mut Activity) -> Result<(), DecodeError> {
+    // Field definitions of an impossible size are read as bytes, as fitparser would, but
+    // without fitparser printing to stderr (see `fit_defs`).
+    let normalized = super::fit_defs::normalize_field_sizes(data);
+    if let Some((_, n)) = &normalized {
+        out.warnings.push(format!(
+            "{n} FIT field definition(s) declare a size that is not a multiple of their base type; their values are read as bytes"
+        ));
+    }
+    let data = normalized.as_ref().map_or(data, |(d, _)| d.as_slice());
     let mut p = FitStreamProcessor::new();
     p.add_option(DecodeOption::UseGenericSubFieldName);
     // Keep `compressed_speed_distance` as raw bytes: fitparser's expansion of its 12-bit

@@ -14,6 +14,7 @@ use sha2::{Digest, Sha256};
 
 pub mod datasource;
 pub mod fit;
+mod fit_defs;
 pub mod from_arrow;
 mod read;
 mod rows;
