@@ -87,8 +87,14 @@ fn bad_values_are_rejected() {
     assert_eq!(e.key.as_deref(), Some("key.file"));
 }
 
-#[test]
-fn compiles_to_views_in_keep_order() {
+#[tokio::test]
+async fn compiled_views_keep_order_and_apply_enabled_rules_only() {
+    use datafusion::arrow::array::{Array, AsArray};
+    use datafusion::arrow::datatypes::{Float64Type, TimestampMicrosecondType};
+    use datamin::format::{Activity, ActivityRow, RecordRow};
+    use datamin::minimizer::Minimizer;
+    use datamin::schema::{Table, TableBatches};
+
     let p = Policy::parse(
         "p.toml",
         r#"
@@ -115,19 +121,84 @@ edges = [18, 30.5]
 "#,
     )
     .unwrap();
-    let v = p.compile();
-    assert_eq!(v.len(), 2);
-    assert_eq!(
-        v[0].sql,
-        "CREATE VIEW minimized.records AS\nSELECT\n  pseudonymize(\"activity_id\", 'study') AS \"activity_id\",\n  \"timestamp\" AS \"timestamp\",\n  get_field(generalize_coordinates(\"position_lat\", \"position_long\", 250.0), 'lat') AS \"position_lat\",\n  get_field(generalize_coordinates(\"position_lat\", \"position_long\", 250.0), 'long') AS \"position_long\",\n  \"heart_rate_bpm\" AS \"heart_rate_bpm\"\nFROM raw.records"
-    );
-    assert_eq!(
-        v[1].select,
-        "SELECT\n  generalize_number(\"user_age_years\", make_array(18.0, 30.5)) AS \"user_age_years\"\nFROM raw.activities"
-    );
     assert!(p.needs_key());
     assert_eq!(p.sha256.len(), 64);
     assert!(p.explain().contains("-- datamin policy p.toml"));
+
+    let t0 = 1_334_006_546_123_456; // 2012-04-09T21:22:26.123456Z, µs
+    let a = Activity {
+        activity_id: "a1".into(),
+        source_file: "a1.fit".into(),
+        file_format: "fit",
+        records: vec![RecordRow {
+            timestamp_us: Some(t0),
+            position_lat: Some(50.851234),
+            position_long: Some(4.351234),
+            heart_rate_bpm: Some(140),
+            ..Default::default()
+        }],
+        info: ActivityRow {
+            user_age_years: Some(25),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let mut input = TableBatches::new();
+    for t in Table::ALL {
+        input.push(t, a.to_batch(t).unwrap());
+    }
+    let key =
+        datamin::udfs::PseudonymKey::new("k", b"policy-test-key-0123456789".to_vec()).unwrap();
+    let out = Minimizer::new(p, Some(key))
+        .unwrap()
+        .minimize(input)
+        .await
+        .unwrap();
+    let names = |t: Table| -> Vec<String> {
+        let m = out.table(t).unwrap();
+        m.schema.fields().iter().map(|f| f.name().clone()).collect()
+    };
+    // only the tables named, only the kept columns, in keep order
+    assert_eq!(out.tables.len(), 2);
+    assert_eq!(
+        names(Table::Records),
+        [
+            "activity_id",
+            "timestamp",
+            "position_lat",
+            "position_long",
+            "heart_rate_bpm"
+        ]
+    );
+    assert_eq!(names(Table::Activities), ["user_age_years"]);
+    let r = &out.table(Table::Records).unwrap().batches[0];
+    let id = r.column(0).as_string::<i32>().value(0);
+    assert!(
+        id.len() == 64 && id.chars().all(|c| c.is_ascii_hexdigit()),
+        "{id}"
+    );
+    // truncate_time is disabled: the timestamp is untouched, to the microsecond
+    assert_eq!(
+        r.column(1)
+            .as_primitive::<TimestampMicrosecondType>()
+            .value(0),
+        t0
+    );
+    // snapped to the centre of a 250 m cell: moved, but by less than a cell diagonal
+    let lat = r.column(2).as_primitive::<Float64Type>().value(0);
+    let long = r.column(3).as_primitive::<Float64Type>().value(0);
+    assert!((lat, long) != (50.851234, 4.351234));
+    let d = datamin::udfs::geo::haversine_m(lat, long, 50.851234, 4.351234);
+    assert!(d < 250.0 * std::f64::consts::SQRT_2, "{d} m");
+    assert_eq!(
+        r.column(4)
+            .as_primitive::<datafusion::arrow::datatypes::Int16Type>()
+            .value(0),
+        140
+    );
+    let ages = &out.table(Table::Activities).unwrap().batches[0];
+    assert_eq!(ages.column(0).as_string::<i32>().value(0), "[18, 30.5)");
+    assert_eq!(ages.column(0).null_count(), 0);
 }
 
 #[test]
