@@ -89,3 +89,21 @@ def test_sql_and_inspect_over_s3(s3):
     info = json.loads(p.stdout)
     assert info["messages"]["record"] == 21
     assert info["product"] == "fenix5"
+
+
+def test_hive_partitions_over_s3(s3):
+    """`subject=<id>/` folders in an S3 prefix become a `subject` column of a STORED AS FIT table."""
+    client, env = s3
+    client.upload_file(str(ROOT / "testdata" / "fitparse__garmin-fenix-5-run.fit"), BUCKET,
+                       "hive/subject=alice/run.fit")
+    client.upload_file(str(ROOT / "testdata" / "fitparse__Activity.fit"), BUCKET,
+                       "hive/subject=bob/run.fit")
+    client.upload_file(str(ROOT / "testdata" / "fitparse__Activity.fit"), BUCKET,
+                       "hive/subject=bob/again.FIT")
+    p = datamin("sql", "--format", "csv",
+                f"CREATE EXTERNAL TABLE t STORED AS FIT LOCATION 's3://{BUCKET}/hive/';"
+                "SELECT subject, count(*) AS n, count(heart_rate_bpm) AS hr FROM t GROUP BY subject ORDER BY subject;",
+                env=env)
+    assert p.returncode == 0, p.stderr
+    # fenix 5: 21 records, all with heart rate; Activity.fit: 14 records without (fitdecode)
+    assert p.stdout.split() == ["subject,n,hr", "alice,21,21", "bob,28,0"], p.stdout
