@@ -77,7 +77,11 @@ pub fn engine_message(e: &DataFusionError) -> String {
         | DataFusionError::Configuration(s)
         | DataFusionError::Execution(s)
         | DataFusionError::NotImplemented(s)
-        | DataFusionError::Internal(s) => strip_backtrace(s),
+        | DataFusionError::Internal(s)
+        | DataFusionError::ResourcesExhausted(s) => strip_backtrace(s),
+        DataFusionError::SchemaError(inner, _) => inner.to_string(),
+        DataFusionError::SQL(inner, _) => inner.to_string(),
+        DataFusionError::ParquetError(inner) => inner.to_string(),
         DataFusionError::External(inner) => match inner.downcast_ref::<Error>() {
             Some(e) => e.to_string(),
             None => match inner.downcast_ref::<DataFusionError>() {
@@ -113,5 +117,13 @@ mod tests {
         assert_eq!(e.to_string(), "query 2: no such table");
         let nested = DataFusionError::External(Box::new(Error::Invalid("bad option".into())));
         assert_eq!(Error::from(nested).to_string(), "bad option");
+        let e = datafusion::common::DataFusionError::SchemaError(
+            Box::new(datafusion::common::SchemaError::FieldNotFound {
+                field: Box::new(datafusion::common::Column::from_name("nope")),
+                valid_fields: vec![],
+            }),
+            Box::new(None),
+        );
+        assert_eq!(Error::from(e).to_string(), "No field named nope.");
     }
 }

@@ -8,39 +8,38 @@ use serde::Serialize;
 use crate::format::{Activity, ActivityFormat, DecodeError, Quarantined, read_activity};
 use crate::schema::Table;
 
-/// Why [`inspect_location`] could not inspect a file.
-#[derive(Debug, thiserror::Error)]
-pub enum InspectError {
-    /// The location is not a `.fit` or `.tcx` file, or cannot be resolved or fetched.
-    #[error("{0}")]
-    Location(String),
-    /// The file is not a decodable FIT/TCX file: its quarantine record.
-    #[error("{}", .0.reason)]
-    Corrupt(Quarantined),
-}
-
 /// Fetches and decodes the file at `location` (a local path or URL, e.g.
 /// `s3://bucket/a.fit`; format from the extension, case-insensitive) with
 /// [`crate::format::read_activity`], and inspects it.
 ///
+/// Returns `Ok(Ok(inspection))`, or `Ok(Err(quarantined))` when the file is not a decodable
+/// FIT/TCX file (its quarantine record: URL, size, SHA-256 and reason).
+///
 /// # Errors
-/// [`InspectError::Location`] for a location that is not a `.fit`/`.tcx` file or cannot be
-/// read; [`InspectError::Corrupt`] for a file that does not decode.
-pub async fn inspect_location(location: &str) -> Result<Inspection, InspectError> {
-    let loc = |e: &dyn std::fmt::Display| InspectError::Location(e.to_string());
-    let url = crate::store::location_to_url(location).map_err(|e| loc(&e))?;
+/// [`crate::Error::Location`] for a location that is not a `.fit`/`.tcx` file or cannot be
+/// resolved or read.
+pub async fn inspect_location(location: &str) -> crate::Result<Result<Inspection, Quarantined>> {
+    let loc = |message: String| crate::Error::Location {
+        location: location.to_string(),
+        message,
+    };
+    let url = crate::store::location_to_url(location)
+        .map_err(|e| loc(crate::error::engine_message(&e)))?;
     let Some(format) = ActivityFormat::from_path(url.path()) else {
-        return Err(InspectError::Location(format!(
-            "{location}: not a .fit or .tcx file"
-        )));
+        return Err(loc("not a .fit or .tcx file".into()));
     };
     let ctx = crate::context::session_context(None, 1);
-    let r = crate::store::resolve(&ctx, location).map_err(|e| loc(&e))?;
-    let decoded = read_activity(&r.store, &r.path, url.as_str(), format)
+    let r =
+        crate::store::resolve(&ctx, location).map_err(|e| loc(crate::error::engine_message(&e)))?;
+    let decoded = match read_activity(&r.store, &r.path, url.as_str(), format)
         .await
-        .map_err(|e| InspectError::Location(format!("{location}: {e}")))?
-        .map_err(InspectError::Corrupt)?;
-    inspect(&decoded.activity, decoded.size).map_err(|e| loc(&e))
+        .map_err(|e| loc(crate::error::engine_message(&e)))?
+    {
+        Ok(d) => d,
+        Err(q) => return Ok(Err(q)),
+    };
+    let inspection = inspect(&decoded.activity, decoded.size).map_err(|e| loc(e.to_string()))?;
+    Ok(Ok(inspection))
 }
 
 /// Rows of one table and, per column, how many values are present (non-null).

@@ -233,9 +233,14 @@ pub fn output_metadata(
     md
 }
 
-/// Runs the batch pipeline. Errors (bad input location, I/O, a non-empty output without
-/// `overwrite`) stop the run before `_SUCCESS` is written; undecodable files do not.
-pub async fn run_batch(minimizer: &Minimizer, opts: &RunOptions) -> Result<RunSummary> {
+/// Runs the batch pipeline. Errors stop the run before `_SUCCESS` is written; undecodable
+/// files do not (they are quarantined and listed in the summary's `rejected`).
+///
+/// # Errors
+/// [`crate::Error::Invalid`] for an input with nothing there or a non-empty output without
+/// `overwrite`; [`crate::Error::Engine`] for a location that
+/// cannot be parsed or resolved, I/O failures and failures of the minimization queries.
+pub async fn run_batch(minimizer: &Minimizer, opts: &RunOptions) -> crate::Result<RunSummary> {
     let started = Instant::now();
     let ctx = session_context(None, 1);
     let ctx = &ctx;
@@ -252,7 +257,7 @@ pub async fn run_batch(minimizer: &Minimizer, opts: &RunOptions) -> Result<RunSu
     )
     .await?;
     if files.is_empty() && !location_exists(&in_store, in_url.prefix()).await {
-        return Err(DataFusionError::Configuration(format!(
+        return Err(crate::Error::Invalid(format!(
             "input {}: nothing there ({in_url} is no file and no folder with files); check the path",
             opts.input
         )));
@@ -268,7 +273,7 @@ pub async fn run_batch(minimizer: &Minimizer, opts: &RunOptions) -> Result<RunSu
         .await?;
     if !existing.is_empty() {
         if !opts.overwrite {
-            return Err(DataFusionError::Configuration(format!(
+            return Err(crate::Error::Invalid(format!(
                 "output {out_display} is not empty ({} objects); choose an empty location or pass --overwrite",
                 existing.len()
             )));

@@ -247,6 +247,44 @@ pub fn activities_schema() -> SchemaRef {
     ACTIVITIES.clone()
 }
 
+/// The canonical tables and their columns, as `datamin schema` prints them.
+///
+/// Text (`json == false`): per table its name, then one line per column with its Arrow type
+/// and `NOT NULL` where it is not nullable. JSON: one line `{"table": ["column", …]}` (tables
+/// in name order). Either ends with a newline.
+pub fn describe(json: bool) -> String {
+    use std::fmt::Write as _;
+    if json {
+        let m: serde_json::Map<String, serde_json::Value> = Table::ALL
+            .iter()
+            .map(|t| {
+                let cols = t
+                    .schema()
+                    .fields()
+                    .iter()
+                    .map(|f| serde_json::Value::from(f.name().as_str()))
+                    .collect();
+                (t.name().to_string(), serde_json::Value::Array(cols))
+            })
+            .collect();
+        return format!("{}\n", serde_json::Value::Object(m));
+    }
+    let mut s = String::new();
+    for t in Table::ALL {
+        let _ = writeln!(s, "{t}");
+        for f in t.schema().fields() {
+            let _ = writeln!(
+                s,
+                "  {:<30} {}{}",
+                f.name(),
+                f.data_type(),
+                if f.is_nullable() { "" } else { " NOT NULL" }
+            );
+        }
+    }
+    s
+}
+
 /// Batches of the canonical tables that travel together through the pipeline: one
 /// micro-batch of decoded files (or of stream records), before and after minimization.
 ///

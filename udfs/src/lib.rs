@@ -56,6 +56,26 @@ pub const DOC_SECTION_DATAMIN: datafusion::logical_expr::DocSection =
         description: Some("Functions that pseudonymize, generalize or suppress personal data."),
     };
 
+/// The documentation of every datamin function, as `datamin functions` prints it: per
+/// function its syntax, description, arguments and SQL example, then an empty line.
+pub fn describe_functions() -> String {
+    use std::fmt::Write as _;
+    let mut s = String::new();
+    for f in functions(None) {
+        if let Some(d) = f.documentation() {
+            let _ = writeln!(s, "{}\n  {}", d.syntax_example, d.description);
+            for (a, t) in d.arguments.iter().flatten() {
+                let _ = writeln!(s, "    {a}: {t}");
+            }
+            if let Some(e) = &d.sql_example {
+                let _ = writeln!(s, "  example: {e}");
+            }
+            let _ = writeln!(s);
+        }
+    }
+    s
+}
+
 /// All datamin scalar functions. `key` is the secret used by `pseudonymize`; without it,
 /// `pseudonymize` is still registered but fails at planning time with a message that says
 /// how to configure a key.

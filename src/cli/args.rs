@@ -1,0 +1,107 @@
+//! The command line's arguments (clap): every subcommand, flag, environment variable and
+//! default of `datamin`.
+
+use clap::{Parser, Subcommand};
+
+use datamin::sql::{OutputFormat, TableSpec};
+
+/// datamin: data minimization for fitness-tracking data (FIT, TCX) on Apache DataFusion.
+#[derive(Parser)]
+#[command(version, about, long_about = None, after_help = "Exit codes: 0 ok, 1 some input files quarantined, 2 error.\nDocs: README.md; SQL functions: `datamin functions`.")]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Subcommand)]
+pub(crate) enum Command {
+    /// Minimize every FIT/TCX file under INPUT with POLICY and write Parquet to OUTPUT.
+    Run {
+        /// Policy file (TOML).
+        #[arg(short, long, env = "DATAMIN_POLICY")]
+        policy: String,
+        /// Input: a local path or URL (file://, s3://bucket/prefix/) of a file or directory.
+        #[arg(short, long, env = "DATAMIN_INPUT")]
+        input: String,
+        /// Output directory: a local path or URL. Must be empty unless --overwrite.
+        #[arg(short, long, env = "DATAMIN_OUTPUT")]
+        output: String,
+        /// Read the pseudonymization key from this file (overrides the policy's [key]).
+        #[arg(long, env = "DATAMIN_KEY_FILE")]
+        key_file: Option<String>,
+        /// Delete what is in OUTPUT first.
+        #[arg(long)]
+        overwrite: bool,
+        /// Files decoded in parallel (default: number of cores).
+        #[arg(short, long, default_value_t = 0)]
+        jobs: usize,
+        /// Print the summary as JSON on stdout.
+        #[arg(long)]
+        json: bool,
+        /// No progress bar.
+        #[arg(short, long)]
+        quiet: bool,
+    },
+    /// Run SQL over activity files, with the datamin functions available.
+    Sql {
+        /// SQL to run (several statements separated by `;`). Without it and without -f,
+        /// statements are read from stdin (an interactive prompt on a terminal).
+        query: Option<String>,
+        /// Run the statements of this file.
+        #[arg(short, long)]
+        file: Option<String>,
+        /// Register a table: NAME[:MESSAGE]=LOCATION, MESSAGE one of record, lap, session,
+        /// file_id (default: from NAME, else record). Repeatable.
+        #[arg(short, long = "table", value_name = "NAME[:MESSAGE]=LOCATION")]
+        tables: Vec<TableSpec>,
+        /// Register raw.records, raw.laps, raw.sessions, raw.activities over this location.
+        #[arg(short, long)]
+        input: Option<String>,
+        /// With --input: also create the policy's minimized.<table> views.
+        #[arg(short, long)]
+        policy: Option<String>,
+        /// Read the pseudonymization key from this file.
+        #[arg(long, env = "DATAMIN_KEY_FILE")]
+        key_file: Option<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+        format: OutputFormat,
+    },
+    /// Print the SQL views a policy compiles to.
+    Explain {
+        /// Policy file (TOML).
+        #[arg(short, long)]
+        policy: String,
+    },
+    /// Show what a FIT or TCX file contains.
+    Inspect {
+        /// Local path or URL of the file.
+        file: String,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the datamin SQL functions with their documentation.
+    Functions,
+    /// Decrypt the `encrypt`ed columns of a Parquet file (for the key holder).
+    Decrypt {
+        /// Parquet file (path or URL) written by `datamin run`.
+        input: String,
+        /// Output Parquet file (path or URL).
+        #[arg(short, long)]
+        output: String,
+        /// Columns to decrypt (comma-separated).
+        #[arg(short, long, value_delimiter = ',', required = true)]
+        columns: Vec<String>,
+        /// Read the key from this file (default: $DATAMIN_KEY). A keyring file gives the key
+        /// the input was written with (its `datamin.key_id`).
+        #[arg(long, env = "DATAMIN_KEY_FILE")]
+        key_file: Option<String>,
+    },
+    /// Print the canonical tables and their columns (types, units in the names).
+    Schema {
+        /// Print JSON: {"table": ["column", ...]}.
+        #[arg(long)]
+        json: bool,
+    },
+}

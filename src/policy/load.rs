@@ -1,0 +1,55 @@
+//! Loading a policy together with the key it needs: what `datamin run` and `datamin sql`
+//! do before they start.
+
+use datamin_udfs::PseudonymKey;
+
+use super::default_keyring::{KeyOrigin, load_existing_key, load_or_create_key};
+use super::key::{KeyConfig, load_key};
+use super::model::Policy;
+
+/// Loads and validates the policy file at `path`, and the key it needs.
+///
+/// - A policy with keyed rules ([`Policy::needs_key`]) gets its key from
+///   [`load_or_create_key`]: `key_file` (the CLI's `--key-file`), the policy's `[key]`, the
+///   environment, else the default keyring — created on first use. The [`KeyOrigin`] is
+///   returned so that the caller can tell the user about a new keyring
+///   ([`KeyOrigin::CreatedKeyring`]).
+/// - Otherwise, with `for_sql` (a SQL session, where queries may call the keyed functions
+///   themselves), an existing key if there is one ([`load_existing_key`]; never creates a
+///   keyring); without `for_sql`, no key.
+///
+/// # Errors
+/// [`crate::Error::Policy`] for a policy that cannot be read or does not validate
+/// (`file:line:col: key: message`); [`crate::Error::Key`] for a key that is needed or
+/// configured but cannot be loaded.
+pub fn load_policy_and_key(
+    path: &str,
+    key_file: Option<&str>,
+    for_sql: bool,
+) -> crate::Result<(Policy, Option<PseudonymKey>, Option<KeyOrigin>)> {
+    let policy = Policy::from_file(path)?;
+    if policy.needs_key() {
+        let (key, origin) = load_or_create_key(&policy.key, key_file)?;
+        Ok((policy, Some(key), Some(origin)))
+    } else if for_sql {
+        let key = load_existing_key(&policy.key, key_file)?;
+        Ok((policy, key, None))
+    } else {
+        Ok((policy, None, None))
+    }
+}
+
+/// The key of a SQL session without a policy: the key in `key_file` if one is given, else
+/// `DATAMIN_KEY` or the default keyring if they hold a usable key, else none (the keyed
+/// functions then fail when a query calls them).
+///
+/// # Errors
+/// [`crate::Error::Key`] when `key_file` is given and cannot be read or is invalid.
+pub fn load_session_key(key_file: Option<&str>) -> crate::Result<Option<PseudonymKey>> {
+    Ok(match key_file {
+        Some(f) => Some(load_key(&KeyConfig::default(), Some(f))?),
+        None => load_existing_key(&KeyConfig::default(), None)
+            .ok()
+            .flatten(),
+    })
+}
