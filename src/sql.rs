@@ -153,9 +153,9 @@ pub async fn run_script(ctx: &SessionContext, script: &str) -> Result<Vec<Vec<Re
         if let Some(rest) = strip_keywords(&piece, &["APPLY", "POLICY"]) {
             let (policy, location) = parse_apply_policy(rest)?;
             let p = if policy.contains('\n') {
-                Policy::parse("<inline policy>", &policy)
+                Policy::parse("<inline policy>", &policy).map_err(crate::Error::from)
             } else {
-                Policy::from_file(&policy)
+                crate::policy::read_policy(&policy).await
             }
             .map_err(|e| DataFusionError::Plan(e.to_string()))?;
             register_input(ctx, &location, Some(&p)).await?;

@@ -122,3 +122,18 @@ pub fn resolve(ctx: &datafusion::prelude::SessionContext, location: &str) -> Res
         url,
     })
 }
+
+/// Reads the whole object at `location` (a local path or any URL whose store datamin knows:
+/// `file://`, `s3://…`) through object_store, as everything else in datamin is read.
+///
+/// # Errors
+/// The location is not a valid path or URL, its store cannot be built, or the object cannot
+/// be read (not found, permissions, network).
+pub async fn read_location(location: &str) -> Result<Vec<u8>> {
+    use datafusion::object_store::ObjectStoreExt;
+    let url = location_to_url(location)?;
+    let registry = AutoStoreRegistry::new();
+    let store = registry.get_store(&url)?;
+    let path = datafusion::object_store::path::Path::from_url_path(url.path())?;
+    Ok(store.get(&path).await?.bytes().await?.to_vec())
+}

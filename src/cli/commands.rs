@@ -47,7 +47,7 @@ pub(crate) async fn run(command: Command) -> Result<ExitCode, Failure> {
         } => {
             let (policy, key) = match &policy {
                 Some(p) => {
-                    let (p, k) = policy_and_key(p, key_file.as_deref(), true)?;
+                    let (p, k) = policy_and_key(p, key_file.as_deref(), true).await?;
                     (Some(p), k)
                 }
                 None => (
@@ -79,7 +79,7 @@ pub(crate) async fn run(command: Command) -> Result<ExitCode, Failure> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Explain { policy } => {
-            out(&Policy::from_file(&policy)?.explain())?;
+            out(&datamin::policy::read_policy(&policy).await?.explain())?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Inspect { file, json } => inspect(&file, json).await,
@@ -110,12 +110,12 @@ pub(crate) async fn run(command: Command) -> Result<ExitCode, Failure> {
 }
 
 /// [`load_policy_and_key`], telling the user on stderr about a keyring it created.
-fn policy_and_key(
+async fn policy_and_key(
     policy: &str,
     key_file: Option<&str>,
     for_sql: bool,
 ) -> Result<(Policy, Option<datamin::udfs::PseudonymKey>), Failure> {
-    let (policy, key, origin) = load_policy_and_key(policy, key_file, for_sql)?;
+    let (policy, key, origin) = load_policy_and_key(policy, key_file, for_sql).await?;
     if let Some(KeyOrigin::CreatedKeyring(path)) = origin {
         eprintln!(
             "datamin: no key configured; created a new keyring at {} (mode 0600).\n\
@@ -134,7 +134,7 @@ async fn run_cmd(
     opts: &RunOptions,
     json: bool,
 ) -> Result<ExitCode, Failure> {
-    let (policy, key) = policy_and_key(policy, key_file, false)?;
+    let (policy, key) = policy_and_key(policy, key_file, false).await?;
     let minimizer = Minimizer::new(policy, key)?;
     let summary = run_batch(&minimizer, opts).await?;
     if json {

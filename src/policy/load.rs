@@ -5,9 +5,35 @@ use datamin_udfs::PseudonymKey;
 
 use super::default_keyring::{KeyOrigin, load_existing_key, load_or_create_key};
 use super::key::{KeyConfig, load_key};
-use super::model::Policy;
+use super::model::{Policy, PolicyError};
 
-/// Loads and validates the policy file at `path`, and the key it needs.
+/// Reads and validates the policy at `location`: a local path or any object-store URL
+/// (`s3://bucket/policies/research.toml`), read through object_store like inputs and
+/// outputs; `location` names the policy in errors.
+///
+/// # Errors
+/// [`crate::Error::Policy`]: the policy cannot be read, is not UTF-8, or does not validate
+/// (`file:line:col: key: message`).
+pub async fn read_policy(location: &str) -> crate::Result<Policy> {
+    let unreadable = |message: String| PolicyError {
+        file: location.to_string(),
+        line: None,
+        column: None,
+        key: None,
+        message,
+    };
+    let bytes = crate::store::read_location(location).await.map_err(|e| {
+        unreadable(format!(
+            "cannot read policy: {}",
+            crate::error::engine_message(&e)
+        ))
+    })?;
+    let text = String::from_utf8(bytes)
+        .map_err(|e| unreadable(format!("the policy is not UTF-8 text: {e}")))?;
+    Ok(Policy::parse(location, &text)?)
+}
+
+/// Loads and validates the policy at `path` ([`read_policy`]), and the key it needs.
 ///
 /// - A policy with keyed rules ([`Policy::needs_key`]) gets its key from
 ///   [`load_or_create_key`]: `key_file` (the CLI's `--key-file`), the policy's `[key]`, the
@@ -22,12 +48,12 @@ use super::model::Policy;
 /// [`crate::Error::Policy`] for a policy that cannot be read or does not validate
 /// (`file:line:col: key: message`); [`crate::Error::Key`] for a key that is needed or
 /// configured but cannot be loaded.
-pub fn load_policy_and_key(
+pub async fn load_policy_and_key(
     path: &str,
     key_file: Option<&str>,
     for_sql: bool,
 ) -> crate::Result<(Policy, Option<PseudonymKey>, Option<KeyOrigin>)> {
-    let policy = Policy::from_file(path)?;
+    let policy = read_policy(path).await?;
     if policy.needs_key() {
         let (key, origin) = load_or_create_key(&policy.key, key_file)?;
         Ok((policy, Some(key), Some(origin)))

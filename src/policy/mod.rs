@@ -55,6 +55,6 @@ pub use default_keyring::{
     DATAMIN_HOME_ENV, KeyOrigin, default_keyring_path, load_existing_key, load_or_create_key,
 };
 pub use key::{DEFAULT_KEY_ENV, KeyConfig, KeyError, load_key, load_key_by_id};
-pub use load::{load_policy_and_key, load_session_key};
+pub use load::{load_policy_and_key, load_session_key, read_policy};
 pub use model::{Policy, PolicyError, Rule, TablePolicy};
 pub use rules::RuleKind;

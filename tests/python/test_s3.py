@@ -107,3 +107,19 @@ def test_hive_partitions_over_s3(s3):
     assert p.returncode == 0, p.stderr
     # fenix 5: 21 records, all with heart rate; Activity.fit: 14 records without (fitdecode)
     assert p.stdout.split() == ["subject,n,hr", "alice,21,21", "bob,28,0"], p.stdout
+
+
+def test_policy_read_from_s3(s3, tmp_path):
+    """A policy is a location like any other: read from S3 it gives the same output as from disk."""
+    client, env = s3
+    client.upload_file(str(ROOT / "examples" / "research.toml"), BUCKET, "policies/research.toml")
+    remote, local = tmp_path / "remote", tmp_path / "local"
+    p = datamin("run", "--policy", f"s3://{BUCKET}/policies/research.toml", "--input", ROOT / "testdata",
+                "--output", remote, env=env)
+    assert p.returncode == 1, p.stderr  # the truncated testdata file is quarantined
+    datamin("run", "--policy", ROOT / "examples" / "research.toml", "--input", ROOT / "testdata",
+            "--output", local, env=env)
+    for t in ("records", "sessions", "activities"):
+        assert (remote / t / "part-00000.parquet").read_bytes() == (local / t / "part-00000.parquet").read_bytes()
+    p = datamin("explain", "--policy", f"s3://{BUCKET}/policies/missing.toml", env=env, check=False)
+    assert p.returncode == 2 and "missing.toml" in p.stderr and "cannot read policy" in p.stderr, p.stderr
