@@ -27,15 +27,16 @@ fn bench(c: &mut Criterion) {
     let policy = Policy::from_file(policy_path.to_str().unwrap()).unwrap();
     // SAFETY: single-threaded at this point; the bench sets its own key.
     unsafe { std::env::set_var("DATAMIN_KEY", "bench-key-0123456789abcdef") };
-    let key = load_key(
-        &KeyConfig {
-            id: Some("bench".into()),
-            ..Default::default()
-        },
-        None,
-    )
-    .unwrap();
     let rt = tokio::runtime::Runtime::new().unwrap();
+    let key = rt
+        .block_on(load_key(
+            &KeyConfig {
+                id: Some("bench".into()),
+                ..Default::default()
+            },
+            None,
+        ))
+        .unwrap();
     let minimizer = Minimizer::new(policy, Some(key)).unwrap();
 
     let mut g = c.benchmark_group("run");

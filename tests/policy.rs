@@ -211,8 +211,8 @@ fn the_example_policy_is_valid() {
     assert_eq!(p.tables.len(), 3);
 }
 
-#[test]
-fn keyring_gives_the_active_key_or_the_one_asked_for() {
+#[tokio::test]
+async fn keyring_gives_the_active_key_or_the_one_asked_for() {
     use datamin::policy::{KeyConfig, load_key, load_key_by_id};
     let dir = std::env::temp_dir().join(format!("datamin-keyring-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -223,15 +223,19 @@ fn keyring_gives_the_active_key_or_the_one_asked_for() {
     )
     .unwrap();
     let path = ring.to_str().unwrap();
-    let active = load_key(&KeyConfig::default(), Some(path)).unwrap();
+    let active = load_key(&KeyConfig::default(), Some(path)).await.unwrap();
     assert_eq!(active.id(), "2026-11");
     assert_eq!(active.secret_bytes(), b"new-secret-0123456789");
-    let old = load_key_by_id(&KeyConfig::default(), Some(path), Some("2026-05")).unwrap();
+    let old = load_key_by_id(&KeyConfig::default(), Some(path), Some("2026-05"))
+        .await
+        .unwrap();
     assert_eq!(
         (old.id(), old.secret_bytes()),
         ("2026-05", &b"old-secret-0123456789"[..])
     );
-    let e = load_key_by_id(&KeyConfig::default(), Some(path), Some("2025-01")).unwrap_err();
+    let e = load_key_by_id(&KeyConfig::default(), Some(path), Some("2025-01"))
+        .await
+        .unwrap_err();
     assert!(
         e.to_string().contains("no key '2025-01' in the keyring"),
         "{e}"
@@ -241,7 +245,9 @@ fn keyring_gives_the_active_key_or_the_one_asked_for() {
         "active = \"2027\"\n[keys]\n\"2026-11\" = \"new-secret-0123456789\"\n",
     )
     .unwrap();
-    let e = load_key(&KeyConfig::default(), Some(path)).unwrap_err();
+    let e = load_key(&KeyConfig::default(), Some(path))
+        .await
+        .unwrap_err();
     assert!(
         e.to_string()
             .contains("the active key '2027' is not in [keys] (has: 2026-11)"),
@@ -249,7 +255,7 @@ fn keyring_gives_the_active_key_or_the_one_asked_for() {
     );
     // a plain key file is still a single key
     std::fs::write(&ring, "just-a-secret-0123456789\n").unwrap();
-    let k = load_key(&KeyConfig::default(), Some(path)).unwrap();
+    let k = load_key(&KeyConfig::default(), Some(path)).await.unwrap();
     assert_eq!(k.secret_bytes(), b"just-a-secret-0123456789");
     assert!(k.id().starts_with("sha256:"));
     std::fs::remove_dir_all(&dir).unwrap();

@@ -52,7 +52,7 @@ pub(crate) async fn run(command: Command) -> Result<ExitCode, Failure> {
                 }
                 None => (
                     None,
-                    datamin::policy::load_session_key(key_file.as_deref())?,
+                    datamin::policy::load_session_key(key_file.as_deref()).await?,
                 ),
             };
             let ctx = session_context(key, 0);

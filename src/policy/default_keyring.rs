@@ -57,12 +57,12 @@ fn configured(cfg: &KeyConfig, override_file: Option<&str>) -> bool {
 /// # Errors
 /// A configured source that cannot be read or is invalid; no configured source and no home
 /// directory to keep a keyring in; the keyring cannot be created.
-pub fn load_or_create_key(
+pub async fn load_or_create_key(
     cfg: &KeyConfig,
     override_file: Option<&str>,
 ) -> Result<(PseudonymKey, KeyOrigin), KeyError> {
     if configured(cfg, override_file) {
-        return Ok((load_key(cfg, override_file)?, KeyOrigin::Configured));
+        return Ok((load_key(cfg, override_file).await?, KeyOrigin::Configured));
     }
     let Some(path) = default_keyring_path() else {
         return Err(KeyError::EnvMissing(
@@ -87,7 +87,7 @@ pub fn load_or_create_key(
             }
         }
     };
-    let key = load_key(&KeyConfig::default(), Some(&shown))?;
+    let key = load_key(&KeyConfig::default(), Some(&shown)).await?;
     Ok((key, origin))
 }
 
@@ -96,15 +96,17 @@ pub fn load_or_create_key(
 ///
 /// # Errors
 /// A configured source or the existing keyring cannot be read or is invalid.
-pub fn load_existing_key(
+pub async fn load_existing_key(
     cfg: &KeyConfig,
     override_file: Option<&str>,
 ) -> Result<Option<PseudonymKey>, KeyError> {
     if configured(cfg, override_file) {
-        return load_key(cfg, override_file).map(Some);
+        return load_key(cfg, override_file).await.map(Some);
     }
     match default_keyring_path().filter(|p| p.exists()) {
-        Some(p) => load_key(&KeyConfig::default(), Some(&p.to_string_lossy())).map(Some),
+        Some(p) => load_key(&KeyConfig::default(), Some(&p.to_string_lossy()))
+            .await
+            .map(Some),
         None => Ok(None),
     }
 }

@@ -102,23 +102,35 @@ fn parse_keyring(bytes: &[u8]) -> Option<Result<Keyring, String>> {
 /// Loads the key: `override_file` (the CLI's `--key-file`) wins over the policy's `file`,
 /// which wins over its `env` (default `DATAMIN_KEY`). The key bytes are the variable's value
 /// or the file's content as is (without one trailing newline). A keyring file (module docs)
-/// gives its active key, with the keyring's id for it.
-pub fn load_key(cfg: &KeyConfig, override_file: Option<&str>) -> Result<PseudonymKey, KeyError> {
-    load_key_by_id(cfg, override_file, None)
+/// gives its active key, with the keyring's id for it. Key files are read through
+/// object_store, so they may live in any location datamin reads (`s3://…` too).
+///
+/// # Errors
+/// [`KeyError`]: the variable is not set, the file cannot be read, or the key is unusable.
+pub async fn load_key(
+    cfg: &KeyConfig,
+    override_file: Option<&str>,
+) -> Result<PseudonymKey, KeyError> {
+    load_key_by_id(cfg, override_file, None).await
 }
 
 /// [`load_key`], but from a keyring take the key `id` instead of the active one (to decrypt a
 /// file written under an older key). A single key is returned whatever `id` is.
-pub fn load_key_by_id(
+///
+/// # Errors
+/// As [`load_key`]; also when the keyring has no key `id`.
+pub async fn load_key_by_id(
     cfg: &KeyConfig,
     override_file: Option<&str>,
     id: Option<&str>,
 ) -> Result<PseudonymKey, KeyError> {
     let (bytes, source_name) = if let Some(path) = override_file.or(cfg.file.as_deref()) {
-        let mut b = std::fs::read(path).map_err(|e| KeyError::File {
-            path: path.to_string(),
-            reason: e.to_string(),
-        })?;
+        let mut b = crate::store::read_location(path)
+            .await
+            .map_err(|e| KeyError::File {
+                path: path.to_string(),
+                reason: crate::error::engine_message(&e),
+            })?;
         if b.last() == Some(&b'\n') {
             b.pop();
             if b.last() == Some(&b'\r') {

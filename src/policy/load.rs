@@ -55,10 +55,10 @@ pub async fn load_policy_and_key(
 ) -> crate::Result<(Policy, Option<PseudonymKey>, Option<KeyOrigin>)> {
     let policy = read_policy(path).await?;
     if policy.needs_key() {
-        let (key, origin) = load_or_create_key(&policy.key, key_file)?;
+        let (key, origin) = load_or_create_key(&policy.key, key_file).await?;
         Ok((policy, Some(key), Some(origin)))
     } else if for_sql {
-        let key = load_existing_key(&policy.key, key_file)?;
+        let key = load_existing_key(&policy.key, key_file).await?;
         Ok((policy, key, None))
     } else {
         Ok((policy, None, None))
@@ -71,10 +71,11 @@ pub async fn load_policy_and_key(
 ///
 /// # Errors
 /// [`crate::Error::Key`] when `key_file` is given and cannot be read or is invalid.
-pub fn load_session_key(key_file: Option<&str>) -> crate::Result<Option<PseudonymKey>> {
+pub async fn load_session_key(key_file: Option<&str>) -> crate::Result<Option<PseudonymKey>> {
     Ok(match key_file {
-        Some(f) => Some(load_key(&KeyConfig::default(), Some(f))?),
+        Some(f) => Some(load_key(&KeyConfig::default(), Some(f)).await?),
         None => load_existing_key(&KeyConfig::default(), None)
+            .await
             .ok()
             .flatten(),
     })

@@ -57,7 +57,8 @@ pub async fn decryption_key(
         &KeyConfig::default(),
         key_file.or(default_ring.as_deref()),
         key_id.as_deref(),
-    )?)
+    )
+    .await?)
 }
 
 /// Reads the Parquet file `input`, decrypts `columns` with `key` (see

@@ -123,3 +123,22 @@ def test_policy_read_from_s3(s3, tmp_path):
         assert (remote / t / "part-00000.parquet").read_bytes() == (local / t / "part-00000.parquet").read_bytes()
     p = datamin("explain", "--policy", f"s3://{BUCKET}/policies/missing.toml", env=env, check=False)
     assert p.returncode == 2 and "missing.toml" in p.stderr and "cannot read policy" in p.stderr, p.stderr
+
+
+def test_keyring_read_from_s3(s3, tmp_path):
+    """A key file (here a keyring) is a location too: from S3 it gives the same pseudonyms as from disk."""
+    client, env = s3
+    ring = tmp_path / "ring.toml"
+    ring.write_text('active = "k2"\n[keys]\n"k1" = "an-old-secret-0123456789"\n"k2" = "the-new-secret-0123456789"\n')
+    client.upload_file(str(ring), BUCKET, "keys/ring.toml")
+    outs = {}
+    for name, key_file in (("s3", f"s3://{BUCKET}/keys/ring.toml"), ("local", ring)):
+        outs[name] = tmp_path / name
+        p = datamin("run", "--policy", ROOT / "examples" / "research.toml", "--input", ROOT / "testdata",
+                    "--output", outs[name], "--key-file", key_file, env=env)
+        assert p.returncode == 1, p.stderr
+    a = pq.read_table(outs["s3"] / "records" / "part-00000.parquet")
+    b = pq.read_table(outs["local"] / "records" / "part-00000.parquet")
+    assert a.equals(b)
+    md = pq.ParquetFile(outs["s3"] / "records" / "part-00000.parquet").metadata.metadata
+    assert md[b"datamin.key_id"] == b"k2"
