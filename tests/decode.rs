@@ -2,7 +2,7 @@
 
 use datafusion::arrow::array::{Array, AsArray, Float64Array};
 use datafusion::arrow::datatypes::{Float64Type, Int16Type, TimestampMicrosecondType};
-use datamin::format::{ActivityFormat, DecodeError, decode};
+use datamin::format::{ActivityFormat, DecodeError, decode, fit_crc};
 use datamin::schema::{DEGREES_PER_SEMICIRCLE, Table};
 
 fn read(name: &str) -> Vec<u8> {
@@ -228,22 +228,6 @@ fn activity_id_is_stable_and_content_derived() {
     let b = decode(ActivityFormat::Fit, "elsewhere/b.fit", &bytes).unwrap();
     assert_eq!(a.activity_id, b.activity_id);
     assert_eq!(a.activity_id.len(), 32);
-}
-
-/// FIT CRC-16 (FIT protocol): for building a test file.
-fn fit_crc(bytes: &[u8]) -> u16 {
-    const T: [u16; 16] = [
-        0x0000, 0xCC01, 0xD801, 0x1400, 0xF001, 0x3C00, 0x2800, 0xE401, 0xA001, 0x6C00, 0x7800,
-        0xB401, 0x5000, 0x9C01, 0x8801, 0x4400,
-    ];
-    let mut crc = 0u16;
-    for &b in bytes {
-        for n in [b & 0x0F, b >> 4] {
-            let tmp = T[(crc & 0x0F) as usize];
-            crc = ((crc >> 4) & 0x0FFF) ^ tmp ^ T[n as usize];
-        }
-    }
-    crc
 }
 
 /// A field declared `uint32` with 1 byte (as some Coros watches write) decodes with a

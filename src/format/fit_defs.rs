@@ -20,8 +20,9 @@ fn base_type_size(n: u8) -> Option<usize> {
     })
 }
 
-/// The FIT CRC-16 of `bytes` (FIT protocol, "CRC": nibble table, polynomial 0xA001).
-pub(crate) fn fit_crc(bytes: &[u8]) -> u16 {
+/// The FIT CRC-16 of `bytes` (FIT protocol, "CRC": nibble table, polynomial 0xA001): the
+/// value a FIT file stores after its header and after its data records.
+pub fn fit_crc(bytes: &[u8]) -> u16 {
     const TABLE: [u16; 16] = [
         0x0000, 0xCC01, 0xD801, 0x1400, 0xF001, 0x3C00, 0x2800, 0xE401, 0xA001, 0x6C00, 0x7800,
         0xB401, 0x5000, 0x9C01, 0x8801, 0x4400,

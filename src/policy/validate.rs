@@ -141,6 +141,21 @@ impl RuleInput<'_> {
         self.err(self.rule_span(), param, msg)
     }
 
+    /// An error at the rule unless it is in the `records` table (rules that work on
+    /// samples: `downsample`, `aggregate`); `why` is appended to the message.
+    pub(crate) fn records_only(&self, why: &str) -> Result<(), PolicyError> {
+        if self.table == crate::schema::Table::Records {
+            return Ok(());
+        }
+        Err(self.needs(
+            "rule",
+            format!(
+                "rule '{}' applies to the records table only{why}",
+                self.name()
+            ),
+        ))
+    }
+
     /// The value of parameter `p` when given. `p` must be one of the rule's parameters.
     fn value(&self, p: &str, t: Type) -> Option<&Value> {
         debug_assert!(

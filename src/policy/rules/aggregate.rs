@@ -21,7 +21,6 @@ use crate::policy::compile::{ident, time_bucket};
 use crate::policy::params::Type;
 use crate::policy::validate::{RuleInput, column_type};
 use crate::policy::{PolicyError, TablePolicy};
-use crate::schema::Table;
 
 /// Replace the records by one summary row per activity (or per `interval_s` seconds of
 /// it), computed from the minimized values: averages (integers rounded, same type), the
@@ -38,12 +37,7 @@ impl RuleDef for Aggregate {
     const WINDOW_OR_GROUPING: bool = true;
 
     fn validate(r: &RuleInput<'_>) -> Result<Self, PolicyError> {
-        if r.table != Table::Records {
-            return Err(r.needs(
-                "rule",
-                "rule 'aggregate' applies to the records table only (laps and sessions are summaries already)",
-            ));
-        }
+        r.records_only(" (laps and sessions are summaries already)")?;
         Ok(Aggregate {
             interval_s: match r.number("interval_s") {
                 Some(_) => Some(r.positive("interval_s")?),

@@ -17,7 +17,6 @@ use crate::policy::PolicyError;
 use crate::policy::compile::{RowFilter, float, ident, time_bucket};
 use crate::policy::params::Type;
 use crate::policy::validate::{RuleInput, column_type};
-use crate::schema::Table;
 
 /// Keep at most one record per activity per bucket of `column` (the first): per
 /// `interval_s` seconds of a timestamp column, or per `spacing_m` metres of a cumulative
@@ -42,12 +41,7 @@ impl RuleDef for Downsample {
     const WINDOW_OR_GROUPING: bool = true;
 
     fn validate(r: &RuleInput<'_>) -> Result<Self, PolicyError> {
-        if r.table != Table::Records {
-            return Err(r.needs(
-                "rule",
-                "rule 'downsample' applies to the records table only",
-            ));
-        }
+        r.records_only("")?;
         let by_distance = match (r.number("interval_s"), r.number("spacing_m")) {
             (Some(_), None) => false,
             (None, Some(_)) => true,
