@@ -9,7 +9,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use datamin::format::{ActivityFormat, decode};
 use datamin::minimizer::Minimizer;
 use datamin::policy::{KeyConfig, Policy, load_key};
-use datamin::runner::{RunOptions, run_batch};
+use datamin::runner::{RunOptions, run};
 
 #[path = "common.rs"]
 mod common;
@@ -60,11 +60,9 @@ fn bench(c: &mut Criterion) {
                     .join(format!("out{i}"))
                     .to_string_lossy()
                     .into_owned(),
-                overwrite: false,
-                jobs: 0,
-                progress: false,
+                ..RunOptions::default()
             };
-            rt.block_on(run_batch(&minimizer, &opts)).unwrap()
+            rt.block_on(run(&minimizer, &opts)).unwrap()
         })
     });
     g.finish();

@@ -12,7 +12,6 @@ use datamin_udfs::PseudonymKey;
 
 use crate::format::ActivityFormat;
 use crate::format::datasource::{ActivityFormatFactory, ActivityListingFactory};
-use crate::store::AutoStoreRegistry;
 
 /// The session's secret key, kept in the session config so that statements run later
 /// (`APPLY POLICY`) can use it for activity-level rules. `None` without a key.
@@ -46,7 +45,7 @@ pub fn session_context(key: Option<PseudonymKey>, target_partitions: usize) -> S
     }
     config = config.with_extension(Arc::new(SessionKey(key.clone())));
     let runtime = RuntimeEnvBuilder::new()
-        .with_object_store_registry(Arc::new(AutoStoreRegistry::new()))
+        .with_object_store_registry(crate::store::registry())
         .build_arc()
         .expect("runtime env with default settings");
     let mut builder = SessionStateBuilder::new()

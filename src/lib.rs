@@ -14,11 +14,13 @@
 //! - [`format::listing_table`] — a DataFusion `ListingTable` over FIT/TCX files
 //!   ([`format::datasource`]: FIT and TCX as DataFusion `FileFormat`s);
 //! - [`minimizer::Minimizer`] — apply a [`policy::Policy`] to batches;
-//! - [`runner::run_batch`] — the whole batch pipeline between two object-store locations;
+//! - [`runner::run`] — the micro-batch pipeline between two object-store locations, with
+//!   Spark's triggers, checkpoint and exactly-once Parquet sink;
 //! - [`context::session_context`] — a DataFusion session with the UDFs and
 //!   `CREATE EXTERNAL TABLE … STORED AS FIT|TCX` (partitioned `ListingTable`s).
 #![warn(missing_docs)]
 
+pub mod checkpoint;
 pub mod context;
 pub mod error;
 pub mod format;

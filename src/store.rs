@@ -12,6 +12,7 @@ use std::sync::Arc;
 use datafusion::common::{DataFusionError, Result};
 use datafusion::execution::object_store::{DefaultObjectStoreRegistry, ObjectStoreRegistry};
 use datafusion::object_store::ObjectStore;
+use datafusion::object_store::path::Path;
 use object_store::aws::AmazonS3Builder;
 use url::Url;
 
@@ -94,33 +95,135 @@ pub fn location_to_url(location: &str) -> Result<Url> {
     r.map_err(|_| DataFusionError::Configuration(format!("bad path '{location}'")))
 }
 
-/// A location resolved against a session's object stores.
-#[derive(Debug, Clone)]
-pub struct Resolved {
-    /// The store holding the location.
-    pub store: Arc<dyn ObjectStore>,
-    /// The store's URL (`file://`, `s3://bucket`).
-    pub store_url: datafusion::execution::object_store::ObjectStoreUrl,
-    /// The object path of the location inside the store.
-    pub path: datafusion::object_store::path::Path,
-    /// The full URL of the location.
-    pub url: Url,
+/// The process-wide store registry: every [`Location`] and every session
+/// ([`crate::context::session_context`]) shares it, so one S3 client serves each bucket.
+pub fn registry() -> Arc<AutoStoreRegistry> {
+    static REGISTRY: std::sync::OnceLock<Arc<AutoStoreRegistry>> = std::sync::OnceLock::new();
+    Arc::clone(REGISTRY.get_or_init(|| Arc::new(AutoStoreRegistry::new())))
 }
 
-/// Resolves a CLI location (path or URL) to its store, store URL and object path.
-pub fn resolve(ctx: &datafusion::prelude::SessionContext, location: &str) -> Result<Resolved> {
-    let url = location_to_url(location)?;
-    let store_url = datafusion::execution::object_store::ObjectStoreUrl::parse(
-        &url[..url::Position::BeforePath],
-    )?;
-    let store = ctx.runtime_env().object_store(&store_url)?;
-    let path = datafusion::object_store::path::Path::from_url_path(url.path())?;
-    Ok(Resolved {
-        store,
-        store_url,
-        path,
-        url,
-    })
+/// A place in an object store — an input, output, checkpoint, policy or key file: its full
+/// URL, the store that holds it and the object path inside that store. The one type every
+/// datamin component takes for a location.
+///
+/// Built from a local path (relative or absolute; `.`/`..` resolved lexically) or a URL
+/// (`file:///…`, `s3://bucket/prefix/`) with [`Location::parse`]. A location ending in `/`
+/// (or an existing local directory) is a directory: [`Location::join`] appends below it.
+#[derive(Debug, Clone)]
+pub struct Location {
+    url: Url,
+    store_url: datafusion::execution::object_store::ObjectStoreUrl,
+    store: Arc<dyn ObjectStore>,
+    path: Path,
+}
+
+impl Location {
+    /// Parses a path or URL and finds its store in the process-wide [`registry`] (an S3
+    /// client is built on first use from the `AWS_*` environment variables).
+    ///
+    /// # Errors
+    /// The text is neither a path nor a URL, or no store can be built for its scheme.
+    pub fn parse(location: &str) -> Result<Self> {
+        Self::from_url(location_to_url(location)?)
+    }
+
+    /// The location of `url` (see [`Location::parse`]).
+    ///
+    /// # Errors
+    /// No store can be built for the URL's scheme, or its path is not a valid object path.
+    pub fn from_url(url: Url) -> Result<Self> {
+        let store_url = datafusion::execution::object_store::ObjectStoreUrl::parse(
+            &url[..url::Position::BeforePath],
+        )?;
+        let store = registry().get_store(store_url.as_ref())?;
+        let path = Path::from_url_path(url.path())?;
+        Ok(Self {
+            url,
+            store_url,
+            store,
+            path,
+        })
+    }
+
+    /// The full URL (`file:///tmp/out/`, `s3://bucket/prefix/`).
+    pub fn url(&self) -> &Url {
+        &self.url
+    }
+
+    /// The store holding the location.
+    pub fn store(&self) -> &Arc<dyn ObjectStore> {
+        &self.store
+    }
+
+    /// The store's URL (`file:///`, `s3://bucket/`).
+    pub fn store_url(&self) -> &datafusion::execution::object_store::ObjectStoreUrl {
+        &self.store_url
+    }
+
+    /// The object path inside the store (no leading `/`).
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The directory location `self/<segment>/` (`segment` may hold `/`-separated parts).
+    pub fn join(&self, segment: &str) -> Self {
+        let path = self.child(segment);
+        let url = Url::parse(&self.url_of(&path)).expect("a joined object path is a valid URL");
+        let url = if url.path().ends_with('/') {
+            url
+        } else {
+            Url::parse(&format!("{url}/")).expect("valid URL")
+        };
+        Self {
+            url,
+            store_url: self.store_url.clone(),
+            store: Arc::clone(&self.store),
+            path,
+        }
+    }
+
+    /// The object path `self/<name>` (`name` may hold `/`-separated parts).
+    pub fn child(&self, name: &str) -> Path {
+        name.split('/')
+            .filter(|p| !p.is_empty())
+            .fold(self.path.clone(), |p, part| p.join(part))
+    }
+
+    /// The full URL of `path`, an object of the same store (`file:///tmp/out/a.parquet`).
+    pub fn url_of(&self, path: &Path) -> String {
+        format!("{}{}", self.store_url.as_str(), path)
+    }
+
+    /// The location as a DataFusion listing URL (globs such as `s3://b/*/x.fit` kept).
+    ///
+    /// # Errors
+    /// The URL is not a valid listing URL.
+    pub fn listing_url(&self) -> Result<datafusion::datasource::listing::ListingTableUrl> {
+        datafusion::datasource::listing::ListingTableUrl::parse(self.url.as_str())
+    }
+
+    /// The whole object's bytes.
+    ///
+    /// # Errors
+    /// Not found, permissions, network.
+    pub async fn read(&self) -> Result<bytes::Bytes> {
+        use datafusion::object_store::ObjectStoreExt;
+        Ok(self.store.get(&self.path).await?.bytes().await?)
+    }
+
+    /// Whether anything is there: an object, or objects below it.
+    pub async fn exists(&self) -> bool {
+        use datafusion::object_store::ObjectStoreExt;
+        use futures::StreamExt;
+        self.store.head(&self.path).await.is_ok()
+            || self.store.list(Some(&self.path)).next().await.is_some()
+    }
+}
+
+impl std::fmt::Display for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.url.as_str())
+    }
 }
 
 /// Reads the whole object at `location` (a local path or any URL whose store datamin knows:
@@ -130,10 +233,5 @@ pub fn resolve(ctx: &datafusion::prelude::SessionContext, location: &str) -> Res
 /// The location is not a valid path or URL, its store cannot be built, or the object cannot
 /// be read (not found, permissions, network).
 pub async fn read_location(location: &str) -> Result<Vec<u8>> {
-    use datafusion::object_store::ObjectStoreExt;
-    let url = location_to_url(location)?;
-    let registry = AutoStoreRegistry::new();
-    let store = registry.get_store(&url)?;
-    let path = datafusion::object_store::path::Path::from_url_path(url.path())?;
-    Ok(store.get(&path).await?.bytes().await?.to_vec())
+    Ok(Location::parse(location)?.read().await?.to_vec())
 }

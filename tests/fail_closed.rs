@@ -10,7 +10,7 @@ use datafusion::arrow::datatypes::Float64Type;
 use datamin::format::{ActivityFormat, decode};
 use datamin::minimizer::Minimizer;
 use datamin::policy::Policy;
-use datamin::runner::{RunOptions, run_batch};
+use datamin::runner::{RunOptions, run};
 use datamin::schema::{Table, TableBatches};
 use datamin::udfs::PseudonymKey;
 use datamin::udfs::geo::haversine_m;
@@ -143,12 +143,12 @@ async fn via_run() -> [RecordBatch; 3] {
         output: dir.path().to_string_lossy().into_owned(),
         overwrite: true,
         jobs: 1,
-        progress: false,
+        ..RunOptions::default()
     };
-    let s = run_batch(&m, &opts).await.unwrap();
+    let s = run(&m, &opts).await.unwrap();
     assert_eq!(s.privacy_zone.unwrap().records_hidden, 29);
     ["records", "laps", "sessions"].map(|t| {
-        let f = std::fs::File::open(dir.path().join(t).join("part-00000.parquet")).unwrap();
+        let f = std::fs::File::open(dir.path().join(t).join("part-00000-00000.parquet")).unwrap();
         let r =
             datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReader::try_new(f, 1024)
                 .unwrap();

@@ -8,7 +8,7 @@ use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use datamin::context::session_context;
 use datamin::minimizer::Minimizer;
 use datamin::policy::Policy;
-use datamin::runner::{RunOptions, run_batch};
+use datamin::runner::{RunOptions, run};
 use datamin::udfs::PseudonymKey;
 
 fn testdata() -> PathBuf {
@@ -49,11 +49,10 @@ async fn run_into(out: &Path) -> datamin::runner::RunSummary {
     let opts = RunOptions {
         input: testdata().to_string_lossy().into_owned(),
         output: out.to_string_lossy().into_owned(),
-        overwrite: false,
         jobs: 2,
-        progress: false,
+        ..RunOptions::default()
     };
-    run_batch(&m, &opts).await.unwrap()
+    run(&m, &opts).await.unwrap()
 }
 
 fn read_parquet(p: &Path) -> (Vec<RecordBatch>, Vec<(String, String)>) {
@@ -81,12 +80,12 @@ async fn run_writes_minimized_parquet_and_quarantines_corrupt_files() {
         "{}",
         s.rejected[0].reason
     );
-    let rej = std::fs::read_to_string(out.join("_rejected/rejected.jsonl")).unwrap();
+    let rej = std::fs::read_to_string(out.join("_rejected/part-00000.jsonl")).unwrap();
     assert!(rej.contains("activity-unexpected-eof"));
     assert!(out.join("_SUCCESS").exists());
     assert!(!out.join("laps").exists());
 
-    let (batches, kv) = read_parquet(&out.join("records/part-00000.parquet"));
+    let (batches, kv) = read_parquet(&out.join("records/part-00000-00000.parquet"));
     let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
     assert_eq!(rows, 14 + 21 + 111);
     let schema = batches[0].schema();
@@ -114,7 +113,7 @@ async fn run_writes_minimized_parquet_and_quarantines_corrupt_files() {
         "the key never reaches the output"
     );
 
-    let (acts, _) = read_parquet(&out.join("activities/part-00000.parquet"));
+    let (acts, _) = read_parquet(&out.join("activities/part-00000-00000.parquet"));
     let w = acts[0]
         .column_by_name("user_weight_kg")
         .unwrap()
@@ -122,18 +121,32 @@ async fn run_writes_minimized_parquet_and_quarantines_corrupt_files() {
     // fenix 5 user weighs 68.0 kg (fitdecode) -> band [60, 70)
     assert!(w.iter().any(|v| v == Some("[60, 70)")));
 
-    // the same output location again: refused without --overwrite
-    let policy = Policy::parse("inline", POLICY).unwrap();
-    let m = Minimizer::new(policy, Some(key())).unwrap();
-    let opts = RunOptions {
-        input: testdata().to_string_lossy().into_owned(),
-        output: out.to_string_lossy().into_owned(),
-        overwrite: false,
-        jobs: 1,
-        progress: false,
-    };
-    let e = run_batch(&m, &opts).await.unwrap_err();
+    // the same output location again: resumed from its checkpoint, nothing new to read
+    let before = std::fs::read(out.join("records/part-00000-00000.parquet")).unwrap();
+    let again = run_into(&out).await;
+    assert!(again.batches.is_empty() && again.files_found == 0, "{again:?}");
+    assert_eq!(
+        std::fs::read(out.join("records/part-00000-00000.parquet")).unwrap(),
+        before
+    );
+    assert!(!out.join("records/part-00001-00000.parquet").exists());
+
+    // a non-empty location that datamin did not write: refused without --overwrite
+    let other = dir.path().join("other");
+    std::fs::create_dir_all(&other).unwrap();
+    std::fs::write(other.join("notes.txt"), "mine").unwrap();
+    let e = run(
+        &Minimizer::new(Policy::parse("inline", POLICY).unwrap(), Some(key())).unwrap(),
+        &RunOptions {
+            input: testdata().to_string_lossy().into_owned(),
+            output: other.to_string_lossy().into_owned(),
+            ..RunOptions::default()
+        },
+    )
+    .await
+    .unwrap_err();
     assert!(e.to_string().contains("not empty"), "{e}");
+    assert!(other.join("notes.txt").exists());
 }
 
 #[tokio::test]
@@ -142,8 +155,8 @@ async fn two_runs_give_byte_identical_files() {
     run_into(&dir.path().join("a")).await;
     run_into(&dir.path().join("b")).await;
     for t in ["records", "activities"] {
-        let a = std::fs::read(dir.path().join(format!("a/{t}/part-00000.parquet"))).unwrap();
-        let b = std::fs::read(dir.path().join(format!("b/{t}/part-00000.parquet"))).unwrap();
+        let a = std::fs::read(dir.path().join(format!("a/{t}/part-00000-00000.parquet"))).unwrap();
+        let b = std::fs::read(dir.path().join(format!("b/{t}/part-00000-00000.parquet"))).unwrap();
         assert_eq!(a, b, "{t} differs");
     }
 }
@@ -225,11 +238,10 @@ k = 2
     let opts = RunOptions {
         input: testdata().to_string_lossy().into_owned(),
         output: out.to_string_lossy().into_owned(),
-        overwrite: false,
         jobs: 2,
-        progress: false,
+        ..RunOptions::default()
     };
-    let s = run_batch(&m, &opts).await.unwrap();
+    let s = run(&m, &opts).await.unwrap();
     let t = |name: &str| s.tables.iter().find(|t| t.table == name).unwrap();
     // 146 records: 16 with heart rate > 100 (sql/suppress_rows.slt), then 10 s buckets
     let r = t("records");

@@ -15,21 +15,50 @@ pub(crate) struct Cli {
 
 #[derive(Subcommand)]
 pub(crate) enum Command {
-    /// Minimize every FIT/TCX file under INPUT with POLICY and write Parquet to OUTPUT.
+    /// Minimize the FIT/TCX files under INPUT with POLICY into Parquet under OUTPUT, in
+    /// micro-batches with a checkpoint (Spark Structured Streaming semantics).
+    #[command(after_help = "\
+Triggers (Spark's):
+  available-now            every file present at start, in batches, then stop (default)
+  once                     one batch with every new file, then stop
+  processing-time=30s      a batch every interval until SIGINT/SIGTERM
+
+Options (--option NAME=VALUE, Spark's names):
+  maxFilesPerTrigger=N     at most N new files per batch
+  maxBytesPerTrigger=SIZE  at most SIZE bytes of new files per batch (default 64m when no limit is set)
+  latestFirst=true         newest files first
+  maxFileAge=7d            ignore files older than the newest seen minus this
+  fileNameOnly=true        a file is seen by its name, not its path
+  cleanSource=off|archive|delete, sourceArchiveDir=URL   after a batch commits
+  maxRecordsPerFile=N      start a new Parquet file after N rows
+
+Running again on the same OUTPUT resumes from its checkpoint: a batch that was interrupted
+is re-run with the same files; only new files are read.")]
     Run {
         /// Policy file (TOML).
         #[arg(short, long, env = "DATAMIN_POLICY")]
         policy: String,
-        /// Input: a local path or URL (file://, s3://bucket/prefix/) of a file or directory.
+        /// Input: a local path or URL (file://, s3://bucket/prefix/) of a file, a directory
+        /// or a glob (s3://bucket/in/*/*.fit).
         #[arg(short, long, env = "DATAMIN_INPUT")]
         input: String,
-        /// Output directory: a local path or URL. Must be empty unless --overwrite.
+        /// Output directory: a local path or URL. Must be empty, or hold the output of an
+        /// earlier run (resumed), unless --overwrite.
         #[arg(short, long, env = "DATAMIN_OUTPUT")]
         output: String,
+        /// Checkpoint directory (default: OUTPUT/_checkpoint).
+        #[arg(long, env = "DATAMIN_CHECKPOINT")]
+        checkpoint: Option<String>,
+        /// When batches run: available-now, once or processing-time=INTERVAL.
+        #[arg(long, default_value = "available-now", env = "DATAMIN_TRIGGER")]
+        trigger: datamin::runner::Trigger,
+        /// A source or sink option NAME=VALUE (Spark's names, see below). Repeatable.
+        #[arg(long = "option", value_name = "NAME=VALUE", value_parser = parse_option)]
+        options: Vec<(String, String)>,
         /// Read the pseudonymization key from this file (overrides the policy's [key]).
         #[arg(long, env = "DATAMIN_KEY_FILE")]
         key_file: Option<String>,
-        /// Delete what is in OUTPUT first.
+        /// Start afresh: delete what is in OUTPUT and the checkpoint first.
         #[arg(long)]
         overwrite: bool,
         /// Files decoded in parallel (default: number of cores).
@@ -104,4 +133,12 @@ pub(crate) enum Command {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// `NAME=VALUE` of `--option`.
+fn parse_option(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .filter(|(k, _)| !k.is_empty())
+        .ok_or_else(|| format!("expected NAME=VALUE, got {s:?}"))
 }

@@ -8,7 +8,7 @@ use datafusion::arrow::record_batch::RecordBatch;
 use datamin::context::session_context;
 use datamin::minimizer::Minimizer;
 use datamin::policy::{DEFAULT_KEY_ENV, KeyOrigin, Policy, load_policy_and_key};
-use datamin::runner::{RunOptions, run_batch};
+use datamin::runner::RunOptions;
 use datamin::sql::{OutputFormat, register_input, register_table, render, run_script};
 
 use super::args::Command;
@@ -21,6 +21,9 @@ pub(crate) async fn run(command: Command) -> Result<ExitCode, Failure> {
             policy,
             input,
             output,
+            checkpoint,
+            trigger,
+            options,
             key_file,
             overwrite,
             jobs,
@@ -30,9 +33,13 @@ pub(crate) async fn run(command: Command) -> Result<ExitCode, Failure> {
             let opts = RunOptions {
                 input,
                 output,
+                checkpoint,
+                trigger,
+                options,
                 overwrite,
                 jobs,
                 progress: !quiet && std::io::stderr().is_terminal(),
+                stop: super::stop_on_signals()?,
             };
             run_cmd(&policy, key_file.as_deref(), &opts, json).await
         }
@@ -136,7 +143,7 @@ async fn run_cmd(
 ) -> Result<ExitCode, Failure> {
     let (policy, key) = policy_and_key(policy, key_file, false).await?;
     let minimizer = Minimizer::new(policy, key)?;
-    let summary = run_batch(&minimizer, opts).await?;
+    let summary = datamin::runner::run(&minimizer, opts).await?;
     if json {
         let text = serde_json::to_string_pretty(&summary)
             .map_err(|e| invalid(format!("cannot serialize the summary: {e}")))?;

@@ -61,6 +61,19 @@ impl From<io::Error> for Failure {
     }
 }
 
+/// A flag set by the first SIGINT or SIGTERM, so the runner stops at a batch boundary; a
+/// second signal ends the process at once (signal-hook's conditional shutdown).
+pub(crate) fn stop_on_signals() -> Result<std::sync::Arc<std::sync::atomic::AtomicBool>, Failure> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    for sig in [SIGINT, SIGTERM] {
+        // exit(130/143) if the flag is already set, then set it
+        signal_hook::flag::register_conditional_shutdown(sig, 128 + sig, std::sync::Arc::clone(&stop))?;
+        signal_hook::flag::register(sig, std::sync::Arc::clone(&stop))?;
+    }
+    Ok(stop)
+}
+
 /// An error the user can fix (bad combination of arguments, unreadable script file).
 pub(crate) fn invalid(msg: impl Into<String>) -> Failure {
     Failure::Error(datamin::Error::Invalid(msg.into()))
@@ -98,7 +111,7 @@ pub fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("DATAMIN_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,datamin=info")),
         )
         .with_writer(io::stderr)
         .with_ansi(io::stderr().is_terminal())

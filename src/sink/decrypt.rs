@@ -9,11 +9,8 @@ use super::parquet;
 /// # Errors
 /// The location cannot be resolved or read, or it is not a Parquet file.
 pub async fn file_metadata(location: &str) -> Result<Vec<(String, String)>> {
-    use datafusion::object_store::ObjectStoreExt;
     use datafusion::parquet::file::reader::FileReader;
-    let ctx = crate::context::session_context(None, 1);
-    let loc = crate::store::resolve(&ctx, location)?;
-    let bytes = loc.store.get(&loc.path).await?.bytes().await?;
+    let bytes = crate::store::Location::parse(location)?.read().await?;
     let reader = datafusion::parquet::file::serialized_reader::SerializedFileReader::new(bytes)
         .map_err(|e| Error::Location {
             location: location.to_string(),
@@ -106,7 +103,7 @@ pub async fn decrypt_file(
     let batches = out.collect().await?;
     // keep the provenance metadata of the input
     let meta = file_metadata(input).await?;
-    let out = crate::store::resolve(&ctx, output)?;
-    let w = parquet::write(&out.store, &out.path, out_schema, &batches, meta).await?;
+    let out = crate::store::Location::parse(output)?;
+    let w = parquet::write(out.store(), out.path(), out_schema, &batches, meta).await?;
     Ok(w.rows)
 }

@@ -20,7 +20,7 @@ def test_encrypted_serials_are_recovered_only_with_the_key(tmp_path):
     policy.write_text(POLICY)
     out = tmp_path / "out"
     datamin("run", "--policy", policy, "--input", ROOT / "testdata", "--output", out)
-    f = out / "activities" / "part-00000.parquet"
+    f = out / "activities" / "part-00000-00000.parquet"
     t = pq.read_table(f).to_pydict()
     assert all(s is None or s.startswith("dm1:") for s in t["serial_number"])
     assert "3945849289" not in str(t)  # fenix 5 serial (fitdecode) is not in the clear
@@ -54,7 +54,7 @@ def test_key_rotation_with_a_keyring(tmp_path):
         out = tmp_path / active
         datamin("run", "--policy", policy, "--input", ROOT / "testdata", "--output", out,
                 "--key-file", ring)
-        f = out / "activities" / "part-00000.parquet"
+        f = out / "activities" / "part-00000-00000.parquet"
         assert pq.ParquetFile(f).metadata.metadata[b"datamin.key_id"] == active.encode()
         outputs[active] = f
     old, new = (pq.read_table(outputs[k]).to_pydict() for k in ("2026-05", "2026-11"))

@@ -45,13 +45,13 @@ def test_keyring_is_created_once_private_and_reused(tmp_path):
     assert p2.returncode in (0, 1), p2.stderr
     assert "created" not in p2.stderr
     assert ring.read_text() == text
-    a = pq.read_table(tmp_path / "a" / "activities" / "part-00000.parquet").to_pydict()
-    b = pq.read_table(tmp_path / "b" / "activities" / "part-00000.parquet").to_pydict()
+    a = pq.read_table(tmp_path / "a" / "activities" / "part-00000-00000.parquet").to_pydict()
+    b = pq.read_table(tmp_path / "b" / "activities" / "part-00000-00000.parquet").to_pydict()
     assert a["activity_id"] == b["activity_id"]
     assert len(a["activity_id"][0]) == 64
 
     # decrypt finds the same keyring
-    f = tmp_path / "a" / "activities" / "part-00000.parquet"
+    f = tmp_path / "a" / "activities" / "part-00000-00000.parquet"
     p3 = run("decrypt", f, "-o", tmp_path / "dec.parquet", "-c", "serial_number", home=home)
     assert p3.returncode == 0, p3.stderr
     assert "3945849289" in pq.read_table(tmp_path / "dec.parquet").to_pydict()["serial_number"]
@@ -61,5 +61,5 @@ def test_keyring_is_created_once_private_and_reused(tmp_path):
     p4 = subprocess.run([str(BIN), "run", "-p", str(policy), "-i", str(ROOT / "testdata"),
                          "-o", str(tmp_path / "c")], capture_output=True, text=True, env=env_home)
     assert p4.returncode in (0, 1), p4.stderr
-    c = pq.read_table(tmp_path / "c" / "activities" / "part-00000.parquet").to_pydict()
+    c = pq.read_table(tmp_path / "c" / "activities" / "part-00000-00000.parquet").to_pydict()
     assert c["activity_id"] != a["activity_id"]

@@ -32,7 +32,7 @@ def test_pyarrow_reads_every_file_with_utc_micro_timestamps(research_run):
         assert md["datamin.key_id"] == "research-2026"
         rules = json.loads(md["datamin.policy.rules"])
         assert rules and all(r["enabled"] for r in rules)
-    records = pq.read_table(out / "records" / "part-00000.parquet")
+    records = pq.read_table(out / "records" / "part-00000-00000.parquet")
     assert records.num_rows == next(t["rows_out"] for t in summary["tables"] if t["table"] == "records")
     assert records.num_rows > 250_000
 
@@ -41,21 +41,21 @@ def test_only_allow_listed_columns_are_written(research_run):
     out, _, _ = research_run
     policy = tomllib.loads((ROOT / "examples" / "research.toml").read_text())
     for table, spec in policy["tables"].items():
-        t = pq.read_table(out / table / "part-00000.parquet")
+        t = pq.read_table(out / table / "part-00000-00000.parquet")
         assert t.column_names == spec["keep"], table
     assert not (out / "laps").exists(), "laps is not in the policy: it must not be written"
 
 
 def test_rules_are_applied(research_run):
     out, _, _ = research_run
-    r = pq.read_table(out / "records" / "part-00000.parquet").to_pydict()
+    r = pq.read_table(out / "records" / "part-00000-00000.parquet").to_pydict()
     assert all(re.fullmatch(r"[0-9a-f]{64}", a) for a in r["activity_id"][:1000])
     ts = [t for t in r["timestamp"] if t is not None]
     assert all(t.second == 0 and t.microsecond == 0 for t in ts)
     lats = {x for x in r["position_lat"] if x is not None}
     # a 500 m grid has far fewer distinct latitudes than raw samples
     assert 0 < len(lats) < 5000
-    a = pq.read_table(out / "activities" / "part-00000.parquet").to_pydict()
+    a = pq.read_table(out / "activities" / "part-00000-00000.parquet").to_pydict()
     assert set(filter(None, a["user_age_years"])) <= {"<18", "[18, 30)", "[30, 40)", "[40, 50)", "[50, 65)", ">=65"}
 
 

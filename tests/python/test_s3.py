@@ -66,13 +66,13 @@ def test_run_from_s3_to_s3_matches_local_run(s3, tmp_path):
     assert p.returncode == 1, p.stderr  # the truncated testdata file is quarantined
     assert summary["files_found"] == 4 and summary["files_decoded"] == 3
     keys = {o["Key"] for o in client.list_objects_v2(Bucket=BUCKET, Prefix="out/")["Contents"]}
-    assert {"out/_SUCCESS", "out/records/part-00000.parquet", "out/_rejected/rejected.jsonl"} <= keys
-    body = client.get_object(Bucket=BUCKET, Key="out/records/part-00000.parquet")["Body"].read()
+    assert {"out/_SUCCESS", "out/records/part-00000-00000.parquet", "out/_rejected/part-00000.jsonl"} <= keys
+    body = client.get_object(Bucket=BUCKET, Key="out/records/part-00000-00000.parquet")["Body"].read()
     remote = pq.read_table(io.BytesIO(body))
     local = tmp_path / "local"
     datamin("run", "--policy", ROOT / "examples" / "research.toml", "--input", ROOT / "testdata",
             "--output", local, env=env)
-    local_bytes = (local / "records" / "part-00000.parquet").read_bytes()
+    local_bytes = (local / "records" / "part-00000-00000.parquet").read_bytes()
     assert remote.num_rows == 14 + 21 + 111
     # same input bytes, same policy and key: the same file, whatever the store
     assert body == local_bytes
@@ -120,7 +120,7 @@ def test_policy_read_from_s3(s3, tmp_path):
     datamin("run", "--policy", ROOT / "examples" / "research.toml", "--input", ROOT / "testdata",
             "--output", local, env=env)
     for t in ("records", "sessions", "activities"):
-        assert (remote / t / "part-00000.parquet").read_bytes() == (local / t / "part-00000.parquet").read_bytes()
+        assert (remote / t / "part-00000-00000.parquet").read_bytes() == (local / t / "part-00000-00000.parquet").read_bytes()
     p = datamin("explain", "--policy", f"s3://{BUCKET}/policies/missing.toml", env=env, check=False)
     assert p.returncode == 2 and "missing.toml" in p.stderr and "cannot read policy" in p.stderr, p.stderr
 
@@ -137,8 +137,8 @@ def test_keyring_read_from_s3(s3, tmp_path):
         p = datamin("run", "--policy", ROOT / "examples" / "research.toml", "--input", ROOT / "testdata",
                     "--output", outs[name], "--key-file", key_file, env=env)
         assert p.returncode == 1, p.stderr
-    a = pq.read_table(outs["s3"] / "records" / "part-00000.parquet")
-    b = pq.read_table(outs["local"] / "records" / "part-00000.parquet")
+    a = pq.read_table(outs["s3"] / "records" / "part-00000-00000.parquet")
+    b = pq.read_table(outs["local"] / "records" / "part-00000-00000.parquet")
     assert a.equals(b)
-    md = pq.ParquetFile(outs["s3"] / "records" / "part-00000.parquet").metadata.metadata
+    md = pq.ParquetFile(outs["s3"] / "records" / "part-00000-00000.parquet").metadata.metadata
     assert md[b"datamin.key_id"] == b"k2"

@@ -1,0 +1,219 @@
+//! The streaming checkpoint, in Apache Spark Structured Streaming's layout, on any object
+//! store (see `docs/checkpoint.md` for the protocol and each crash point):
+//!
+//! ```text
+//! <checkpoint>/metadata        {"id":"<uuid>"}                     written once
+//! <checkpoint>/offsets/<N>     v1                                  before batch N runs
+//!                              {"batchWatermarkMs":0,"batchTimestampMs":…,"conf":{…}}
+//!                              {"logOffset":N}
+//! <checkpoint>/commits/<N>     v1                                  after the sink committed N
+//!                              {"nextBatchWatermarkMs":0}
+//! <checkpoint>/sources/0/<N>   v1 + {"path":…,"timestamp":…,"batchId":N} per file
+//!                              (compacted into <N>.compact every 10 batches)
+//! ```
+//!
+//! A batch whose `offsets/<N>` exists without `commits/<N>` was interrupted: a restart runs
+//! it again with the same files (from `sources/0/<N>`) and the same `conf` (the policy's
+//! SHA-256), so it writes the same output files.
+
+pub mod log;
+
+use std::collections::BTreeMap;
+
+use datafusion::common::{DataFusionError, Result};
+use datafusion::object_store::{ObjectStoreExt, PutPayload};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use self::log::{COMPACT_INTERVAL, MetadataLog};
+use crate::store::Location;
+
+/// One file of the file source's log (`sources/0/<N>`): Spark's `FileEntry`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FileEntry {
+    /// Full URL of the file (`file:///in/a.fit`, `s3://bucket/in/a.fit`).
+    pub path: String,
+    /// Last modification time, milliseconds since the Unix epoch.
+    pub timestamp: i64,
+    /// The batch that read the file.
+    pub batch_id: u64,
+}
+
+/// The metadata line of `offsets/<N>`: Spark's `OffsetSeqMetadata`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OffsetSeqMetadata {
+    /// Event-time watermark of the batch, ms (0: no watermark).
+    pub batch_watermark_ms: i64,
+    /// When the batch was planned, ms since the Unix epoch.
+    pub batch_timestamp_ms: i64,
+    /// Settings the batch must be re-run with; datamin records `datamin.policy.sha256`.
+    pub conf: BTreeMap<String, String>,
+}
+
+/// What `offsets/<N>` says about batch N.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BatchOffsets {
+    /// The metadata line.
+    pub metadata: OffsetSeqMetadata,
+    /// One offset per source (the file source's is `{"logOffset":N}`).
+    pub sources: Vec<Value>,
+}
+
+/// A checkpoint directory (see the module docs).
+#[derive(Debug, Clone)]
+pub struct Checkpoint {
+    location: Location,
+    id: String,
+    offsets: MetadataLog<Value>,
+    commits: MetadataLog<Value>,
+}
+
+impl Checkpoint {
+    /// Opens the checkpoint at `location`, creating its `metadata` (a new random query id)
+    /// when there is none.
+    ///
+    /// # Errors
+    /// The store cannot be read or written, or `metadata` is not `{"id": …}`.
+    pub async fn open(location: Location) -> Result<Self> {
+        let store = location.store();
+        let meta_path = location.child("metadata");
+        let id = match store.get(&meta_path).await {
+            Ok(r) => {
+                let bytes = r.bytes().await?;
+                let v: Value = serde_json::from_slice(&bytes).map_err(|e| {
+                    DataFusionError::Execution(format!(
+                        "checkpoint {location}: metadata is not JSON: {e}"
+                    ))
+                })?;
+                v.get("id")
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| {
+                        DataFusionError::Execution(format!(
+                            "checkpoint {location}: metadata has no \"id\""
+                        ))
+                    })?
+                    .to_string()
+            }
+            Err(datafusion::object_store::Error::NotFound { .. }) => {
+                let id = uuid_v4()?;
+                let text = serde_json::json!({ "id": id }).to_string();
+                store.put(&meta_path, PutPayload::from(text)).await?;
+                id
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let log = |dir: &str, interval| {
+            MetadataLog::new(store.clone(), location.child(dir), interval)
+        };
+        Ok(Self {
+            offsets: log("offsets", None),
+            commits: log("commits", None),
+            id,
+            location,
+        })
+    }
+
+    /// Where the checkpoint is.
+    pub fn location(&self) -> &Location {
+        &self.location
+    }
+
+    /// The query id (`metadata`'s `id`), stable across restarts.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The log of source `n` (`sources/<n>/`), compacted every 10 batches.
+    pub fn source_log(&self, n: usize) -> MetadataLog<FileEntry> {
+        MetadataLog::new(
+            self.location.store().clone(),
+            self.location.child(&format!("sources/{n}")),
+            Some(COMPACT_INTERVAL),
+        )
+    }
+
+    /// The highest batch with an `offsets` file.
+    ///
+    /// # Errors
+    /// Listing fails.
+    pub async fn latest_offsets(&self) -> Result<Option<u64>> {
+        self.offsets.latest().await
+    }
+
+    /// The highest committed batch.
+    ///
+    /// # Errors
+    /// Listing fails.
+    pub async fn latest_commit(&self) -> Result<Option<u64>> {
+        self.commits.latest().await
+    }
+
+    /// The offsets of batch `id`, if written.
+    ///
+    /// # Errors
+    /// Reading fails or the file is not in Spark's offsets format.
+    pub async fn offsets(&self, id: u64) -> Result<Option<BatchOffsets>> {
+        let Some(mut lines) = self.offsets.get(id).await? else {
+            return Ok(None);
+        };
+        if lines.is_empty() {
+            return Err(DataFusionError::Execution(format!(
+                "checkpoint {}: offsets/{id} has no metadata line",
+                self.location
+            )));
+        }
+        let metadata = serde_json::from_value(lines.remove(0)).map_err(|e| {
+            DataFusionError::Execution(format!(
+                "checkpoint {}: offsets/{id}: {e}",
+                self.location
+            ))
+        })?;
+        Ok(Some(BatchOffsets {
+            metadata,
+            sources: lines,
+        }))
+    }
+
+    /// Writes `offsets/<id>` (before batch `id` runs); `false` if it was already there.
+    ///
+    /// # Errors
+    /// Writing fails.
+    pub async fn write_offsets(&self, id: u64, offsets: &BatchOffsets) -> Result<bool> {
+        let mut lines = vec![
+            serde_json::to_value(&offsets.metadata)
+                .map_err(|e| DataFusionError::External(Box::new(e)))?,
+        ];
+        lines.extend(offsets.sources.iter().cloned());
+        self.offsets.add(id, lines).await
+    }
+
+    /// Writes `commits/<id>` (after the sink committed batch `id`).
+    ///
+    /// # Errors
+    /// Writing fails.
+    pub async fn commit(&self, id: u64) -> Result<()> {
+        self.commits
+            .add(id, vec![serde_json::json!({ "nextBatchWatermarkMs": 0 })])
+            .await?;
+        Ok(())
+    }
+}
+
+/// A random (version 4) UUID, RFC 9562 §5.4.
+fn uuid_v4() -> Result<String> {
+    let mut b = [0u8; 16];
+    getrandom::fill(&mut b).map_err(|e| DataFusionError::Execution(format!("no randomness: {e}")))?;
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h = hex::encode(b);
+    Ok(format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    ))
+}

@@ -1,0 +1,487 @@
+//! `datamin run`: the micro-batch runner. Each trigger takes the next new files from the
+//! input ([`crate::source::file_stream`]), decodes them, minimizes them with the policy
+//! ([`Minimizer`]) and commits them to the Parquet sink ([`crate::sink::file_sink`]), with
+//! Apache Spark Structured Streaming's checkpoint ([`crate::checkpoint`]) so that a crash
+//! loses nothing and duplicates nothing. A batch run is the `available-now` trigger.
+//!
+//! Output layout (`<output>` is any object-store location):
+//!
+//! ```text
+//! <output>/records/part-00000-00000.parquet   data files of batch 0 (then part-00001-…)
+//! <output>/records/_spark_metadata/0          the files batch 0 committed (Spark's sink log)
+//! <output>/laps/…                             one dataset per table the policy writes
+//! <output>/_rejected/part-00000.jsonl         one JSON line per quarantined file of batch 0
+//! <output>/_checkpoint/                       metadata, offsets/, commits/, sources/0/
+//! <output>/_SUCCESS                           a bounded run (available-now, once) finished
+//! ```
+//!
+//! A file that cannot be decoded is *quarantined*: it is listed in `_rejected/` with its
+//! URL, size, SHA-256 and the reason, logged as read in the checkpoint (never retried), and
+//! the batch goes on. The rejected bytes are **not** copied into the output — the output
+//! holds minimized data only; the original stays where it was.
+//!
+//! Per-batch order of writes (see `docs/checkpoint.md`): `sources/0/<N>`, `offsets/<N>`,
+//! `_rejected/part-<N>.jsonl`, data files, `<table>/_spark_metadata/<N>`, `commits/<N>`,
+//! then `cleanSource`.
+
+mod summary;
+mod trigger;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::common::{DataFusionError, Result};
+use datafusion::object_store::path::Path;
+use datafusion::object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use futures::{StreamExt, TryStreamExt};
+
+pub use self::summary::{RunSummary, TableSummary};
+pub use self::trigger::Trigger;
+use crate::checkpoint::{BatchOffsets, Checkpoint, OffsetSeqMetadata};
+use crate::format::{self, Activity};
+use crate::minimizer::Minimizer;
+use crate::policy::Policy;
+use crate::schema::{Table, TableBatches};
+use crate::sink::file_sink::ParquetSink;
+use crate::source::file_stream::{FileSourceOptions, FileStreamSource};
+use crate::source::files::SourceFile;
+use crate::store::Location;
+
+/// Options of `datamin run`.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Input location (path or URL; a directory, one file, or a glob such as
+    /// `s3://b/in/*/*.fit`).
+    pub input: String,
+    /// Output location (path or URL of a directory).
+    pub output: String,
+    /// Checkpoint location (default: `<output>/_checkpoint`).
+    pub checkpoint: Option<String>,
+    /// When batches run and when the run stops.
+    pub trigger: Trigger,
+    /// Source and sink options by Spark's names (`maxFilesPerTrigger`, `maxRecordsPerFile`,
+    /// …; see [`crate::source::file_stream`]).
+    pub options: Vec<(String, String)>,
+    /// Start afresh: delete the output and the checkpoint first.
+    pub overwrite: bool,
+    /// Files decoded concurrently (0: number of cores).
+    pub jobs: usize,
+    /// Show a progress bar on stderr.
+    pub progress: bool,
+    /// Set to stop at the next batch boundary (the CLI sets it on SIGINT/SIGTERM).
+    pub stop: Arc<AtomicBool>,
+}
+
+/// The option names of the Parquet sink, as Spark spells them.
+pub const SINK_OPTION_NAMES: &[&str] = &["maxRecordsPerFile"];
+
+/// A quarantined file: which, its size and SHA-256, and why.
+pub type Rejected = format::Quarantined;
+
+/// The source and sink options of `options`.
+fn parse_options(options: &[(String, String)]) -> crate::Result<(FileSourceOptions, Option<u64>)> {
+    let mut source = FileSourceOptions::default();
+    let mut max_records = None;
+    for (k, v) in options {
+        if k.eq_ignore_ascii_case("maxRecordsPerFile") {
+            max_records = Some(v.parse::<u64>().map_err(|_| {
+                crate::Error::Invalid(format!(
+                    "option {k}={v}: expected a number of rows (0: no limit)"
+                ))
+            })?);
+            continue;
+        }
+        if !source.set(k, v).map_err(crate::Error::Invalid)? {
+            let known: Vec<&str> = crate::source::file_stream::OPTION_NAMES
+                .iter()
+                .chain(SINK_OPTION_NAMES)
+                .copied()
+                .collect();
+            return Err(crate::Error::Invalid(format!(
+                "unknown option {k:?}; known: {}",
+                known.join(", ")
+            )));
+        }
+    }
+    source.validate().map_err(crate::Error::Invalid)?;
+    Ok((source, max_records))
+}
+
+/// Decodes the files with up to `jobs` at a time, keeping their order.
+async fn decode_all(
+    store: Arc<dyn ObjectStore>,
+    files: Vec<SourceFile>,
+    jobs: usize,
+    progress: &indicatif::ProgressBar,
+) -> Result<
+    Vec<(
+        SourceFile,
+        u64,
+        std::result::Result<(Activity, [RecordBatch; 4]), Rejected>,
+    )>,
+> {
+    futures::stream::iter(files)
+        .map(|file| {
+            let store = Arc::clone(&store);
+            async move {
+                let read =
+                    format::read_activity(&store, &file.meta.location, &file.url, file.format)
+                        .await?;
+                let (size, res) =
+                    match read {
+                        Ok(format::Decoded { activity, size }) => {
+                            let built = activity.to_batches().map(|b| (activity, b)).map_err(|e| {
+                                Rejected {
+                                    file: file.url.clone(),
+                                    size,
+                                    sha256: String::new(),
+                                    reason: e.to_string(),
+                                }
+                            });
+                            (size, built)
+                        }
+                        Err(q) => (q.size, Err(q)),
+                    };
+                Ok::<_, DataFusionError>((file, size, res))
+            }
+        })
+        .buffered(jobs.max(1))
+        .inspect(|_| progress.inc(1))
+        .try_collect()
+        .await
+}
+
+/// The key-value metadata written into every output file of `table`.
+pub fn output_metadata(
+    policy: &Policy,
+    table: Table,
+    key_id: Option<&str>,
+) -> Vec<(String, String)> {
+    let rules: Vec<_> = policy
+        .table(table)
+        .map(|t| t.rules.iter().filter(|r| r.enabled).collect())
+        .unwrap_or_default();
+    let uses_key = rules.iter().any(|r| r.needs_key());
+    let mut md = vec![
+        (
+            "datamin.version".to_string(),
+            env!("CARGO_PKG_VERSION").to_string(),
+        ),
+        ("datamin.table".to_string(), table.name().to_string()),
+        ("datamin.policy.sha256".to_string(), policy.sha256.clone()),
+        (
+            "datamin.policy.rules".to_string(),
+            serde_json::to_string(&rules).expect("rules serialize"),
+        ),
+    ];
+    if let Some(z) = &policy.privacy_zone {
+        md.push((
+            "datamin.policy.privacy_zone".to_string(),
+            serde_json::to_string(z).expect("zone serializes"),
+        ));
+    }
+    if let Some(n) = &policy.name {
+        md.push(("datamin.policy.name".to_string(), n.clone()));
+    }
+    let uses_key = uses_key || policy.privacy_zone.as_ref().is_some_and(|z| z.is_keyed());
+    if uses_key && let Some(id) = key_id {
+        md.push(("datamin.key_id".to_string(), id.to_string()));
+    }
+    md
+}
+
+
+/// Runs the micro-batch pipeline from `opts.input` to `opts.output` until the trigger says
+/// stop (or `opts.stop` is set). Files that cannot be decoded are quarantined, not errors.
+///
+/// Restarted on the same output (and checkpoint), it first re-runs a batch that was planned
+/// but not committed — same files, same output files — then goes on with new files only.
+///
+/// # Errors
+/// [`crate::Error::Invalid`] for bad options, an input with nothing there, or a non-empty
+/// output that has no checkpoint (without `overwrite`); [`crate::Error::Engine`] for
+/// locations that cannot be resolved, I/O failures and failures of the minimization
+/// queries. A batch that fails is not committed: the next run re-runs it.
+pub async fn run(minimizer: &Minimizer, opts: &RunOptions) -> crate::Result<RunSummary> {
+    let started = Instant::now();
+    let (source_options, max_records_per_file) = parse_options(&opts.options)?;
+    let input = Location::parse(&opts.input)?;
+    let output = Location::parse(&opts.output)?;
+    let output = output.join("");
+    let checkpoint_location = match &opts.checkpoint {
+        Some(c) => Location::parse(c)?.join(""),
+        None => output.join("_checkpoint"),
+    };
+    if opts.overwrite {
+        delete_below(&output).await?;
+        delete_below(&checkpoint_location).await?;
+    } else if !checkpoint_location.join("metadata").exists().await
+        && let Some(n) = count_below(&output, checkpoint_location.path()).await?
+    {
+        return Err(crate::Error::Invalid(format!(
+            "output {output} is not empty ({n} objects) and has no checkpoint at {checkpoint_location}; choose an empty location, give the checkpoint of the run that wrote it (--checkpoint), or pass --overwrite"
+        )));
+    }
+
+    let checkpoint = Checkpoint::open(checkpoint_location).await?;
+    let mut source =
+        FileStreamSource::open(input.clone(), source_options, checkpoint.source_log(0)).await?;
+    let progress = progress_bar(opts.progress);
+    if opts.trigger == Trigger::AvailableNow {
+        let new = source.prepare_available_now().await?;
+        progress.set_length(new as u64);
+        let committed = checkpoint.latest_commit().await?;
+        if new == 0 && committed.is_none() && !input.exists().await {
+            return Err(crate::Error::Invalid(format!(
+                "input {}: nothing there ({input} is no file and no folder with files); check the path",
+                opts.input
+            )));
+        }
+    }
+    let sink = ParquetSink::new(output.clone(), max_records_per_file);
+    let jobs = if opts.jobs == 0 {
+        std::thread::available_parallelism().map_or(2, |n| n.get())
+    } else {
+        opts.jobs
+    };
+    let mut summary = RunSummary::default();
+    let planned = checkpoint.latest_offsets().await?;
+    let mut next = checkpoint.latest_commit().await?.map_or(0, |c| c + 1);
+
+    loop {
+        if opts.stop.load(Ordering::SeqCst) {
+            summary.stopped = true;
+            break;
+        }
+        let tick = Instant::now();
+        let id = next;
+        let replay = planned.is_some_and(|p| p >= id);
+        let files = source.files_for(id, opts.trigger == Trigger::Once).await?;
+        if files.is_empty() {
+            if let Trigger::ProcessingTime(interval) = opts.trigger {
+                if wait(tick + interval.max(Duration::from_millis(100)), &opts.stop).await {
+                    summary.stopped = true;
+                    break;
+                }
+                continue;
+            }
+            break;
+        }
+        let offsets = match checkpoint.offsets(id).await? {
+            Some(o) => {
+                if o.metadata.conf.get(POLICY_SHA).map(String::as_str)
+                    != Some(minimizer.policy().sha256.as_str())
+                {
+                    tracing::warn!(
+                        batch = id,
+                        "batch {id} was planned with another policy version; re-running it with the current one"
+                    );
+                }
+                o
+            }
+            None => {
+                let o = new_offsets(id, minimizer.policy());
+                checkpoint.write_offsets(id, &o).await?;
+                o
+            }
+        };
+        if opts.trigger != Trigger::AvailableNow || replay {
+            progress.inc_length(files.len() as u64);
+        }
+        let batch = BatchContext {
+            id,
+            minimizer,
+            sink: &sink,
+            output: &output,
+            jobs,
+            progress: &progress,
+            input_store: Arc::clone(input.store()),
+        };
+        batch.run(files.clone(), &mut summary).await?;
+        checkpoint.commit(id).await?;
+        source.clean(&files).await?;
+        tracing::info!(
+            batch = id,
+            files = files.len(),
+            timestamp_ms = offsets.metadata.batch_timestamp_ms,
+            "batch {id} committed"
+        );
+        summary.batches.push(id);
+        next += 1;
+        match opts.trigger {
+            Trigger::Once => break,
+            Trigger::ProcessingTime(interval) => {
+                if wait(tick + interval, &opts.stop).await {
+                    summary.stopped = true;
+                    break;
+                }
+            }
+            Trigger::AvailableNow => {}
+        }
+    }
+    progress.finish_and_clear();
+    if opts.trigger.is_bounded() && !summary.stopped {
+        output
+            .store()
+            .put(&output.child("_SUCCESS"), PutPayload::from_static(b""))
+            .await
+            .map_err(DataFusionError::from)?;
+    }
+    summary.elapsed_s = started.elapsed().as_secs_f64();
+    Ok(summary)
+}
+
+/// The key under which `offsets/<N>`'s `conf` records the policy version.
+pub const POLICY_SHA: &str = "datamin.policy.sha256";
+
+fn new_offsets(id: u64, policy: &Policy) -> BatchOffsets {
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    BatchOffsets {
+        metadata: OffsetSeqMetadata {
+            batch_watermark_ms: 0,
+            batch_timestamp_ms: now_ms,
+            conf: BTreeMap::from([(POLICY_SHA.to_string(), policy.sha256.clone())]),
+        },
+        sources: vec![serde_json::json!({ "logOffset": id })],
+    }
+}
+
+/// Sleeps until `until` or until `stop` is set; `true` if stopped.
+async fn wait(until: Instant, stop: &AtomicBool) -> bool {
+    loop {
+        if stop.load(Ordering::SeqCst) {
+            return true;
+        }
+        let now = Instant::now();
+        if now >= until {
+            return false;
+        }
+        tokio::time::sleep((until - now).min(Duration::from_millis(100))).await;
+    }
+}
+
+fn progress_bar(show: bool) -> indicatif::ProgressBar {
+    if show {
+        indicatif::ProgressBar::new(0).with_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} decoding {pos}/{len} files [{elapsed_precise}] {wide_bar}",
+            )
+            .expect("valid template"),
+        )
+    } else {
+        indicatif::ProgressBar::hidden()
+    }
+}
+
+/// One micro-batch: decode, minimize, commit to the sink.
+struct BatchContext<'a> {
+    id: u64,
+    minimizer: &'a Minimizer,
+    sink: &'a ParquetSink,
+    output: &'a Location,
+    jobs: usize,
+    progress: &'a indicatif::ProgressBar,
+    input_store: Arc<dyn ObjectStore>,
+}
+
+impl BatchContext<'_> {
+    async fn run(&self, files: Vec<SourceFile>, summary: &mut RunSummary) -> crate::Result<()> {
+        let n_files = files.len();
+        let decoded = decode_all(Arc::clone(&self.input_store), files, self.jobs, self.progress).await?;
+        let mut rejected = Vec::new();
+        let mut input = TableBatches::new();
+        for (file, size, res) in decoded {
+            summary.bytes_read += size;
+            match res {
+                Ok((activity, batches)) => {
+                    if !activity.warnings.is_empty() {
+                        summary.warnings.insert(file.url.clone(), activity.warnings);
+                    }
+                    for (t, b) in Table::ALL.into_iter().zip(batches) {
+                        input.push(t, b);
+                    }
+                }
+                Err(r) => rejected.push(r),
+            }
+        }
+        summary.files_found += n_files;
+        summary.files_decoded += n_files - rejected.len();
+
+        if !rejected.is_empty() {
+            let mut lines = String::new();
+            for r in &rejected {
+                lines.push_str(&serde_json::to_string(r).expect("serializable"));
+                lines.push('\n');
+            }
+            let path = self
+                .output
+                .child(&format!("_rejected/part-{:05}.jsonl", self.id));
+            self.output
+                .store()
+                .put(&path, PutPayload::from(lines.into_bytes()))
+                .await
+                .map_err(DataFusionError::from)?;
+        }
+        summary.rejected.extend(rejected);
+
+        let minimized = self.minimizer.minimize(input).await?;
+        let policy = self.minimizer.policy();
+        for t in &minimized.tables {
+            let commit = self
+                .sink
+                .add_batch(self.id, t, output_metadata(policy, t.table, self.minimizer.key_id()))
+                .await?;
+            summary.add_table(TableSummary {
+                table: t.table.name().to_string(),
+                rows_in: t.rows_in,
+                rows_out: t.rows_out,
+                columns: t.schema.fields().len(),
+                location: self.output.join(t.table.name()).to_string(),
+                files: if commit.written { commit.files.len() } else { 0 },
+                bytes: if commit.written {
+                    commit.files.iter().map(|f| f.size).sum()
+                } else {
+                    0
+                },
+                removed_by_rule: t.removed_by_rule.clone(),
+            });
+        }
+        summary.add_zone(minimized.privacy_zone);
+        Ok(())
+    }
+}
+
+
+/// Deletes every object below `location`.
+async fn delete_below(location: &Location) -> Result<()> {
+    let paths: Vec<Path> = location
+        .store()
+        .list(Some(location.path()))
+        .map_ok(|m| m.location)
+        .try_collect()
+        .await?;
+    for p in paths {
+        location.store().delete(&p).await?;
+    }
+    Ok(())
+}
+
+/// How many objects are below `location` outside `except`, if any.
+async fn count_below(location: &Location, except: &Path) -> Result<Option<usize>> {
+    let paths: Vec<Path> = location
+        .store()
+        .list(Some(location.path()))
+        .map_ok(|m| m.location)
+        .try_collect()
+        .await?;
+    let n = paths
+        .iter()
+        .filter(|p| !p.prefix_matches(except))
+        .count();
+    Ok((n > 0).then_some(n))
+}

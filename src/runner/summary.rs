@@ -1,0 +1,146 @@
+//! What a run did: per batch and summed over the run, with the human rendering `datamin run`
+//! prints.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::format::Quarantined;
+use crate::privacy::ZoneStats;
+
+/// Rows, files and bytes of one output table, summed over the run's batches.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TableSummary {
+    /// Table name.
+    pub table: String,
+    /// Rows decoded.
+    pub rows_in: u64,
+    /// Rows written.
+    pub rows_out: u64,
+    /// Columns written.
+    pub columns: usize,
+    /// The table's directory (`file:///out/records/`): read it with Spark or datamin.
+    pub location: String,
+    /// Data files written by this run.
+    pub files: usize,
+    /// Bytes written by this run.
+    pub bytes: u64,
+    /// Rows removed (or merged, `aggregate`) by each row rule, in policy order.
+    pub removed_by_rule: Vec<(String, u64)>,
+}
+
+/// What a run did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RunSummary {
+    /// Micro-batches committed by this run, in order (empty: nothing new).
+    pub batches: Vec<u64>,
+    /// Activity files this run took from the input.
+    pub files_found: usize,
+    /// Files decoded.
+    pub files_decoded: usize,
+    /// Files quarantined.
+    pub rejected: Vec<Quarantined>,
+    /// Warnings per file (e.g. CRC mismatches accepted by lenient decoding).
+    pub warnings: BTreeMap<String, Vec<String>>,
+    /// Bytes read from the input.
+    pub bytes_read: u64,
+    /// Per output table.
+    pub tables: Vec<TableSummary>,
+    /// What the privacy zone hid, summed over all activities (`None`: no zone rule).
+    pub privacy_zone: Option<ZoneStats>,
+    /// The run stopped on a signal (SIGINT/SIGTERM) at a batch boundary.
+    pub stopped: bool,
+    /// Wall time, seconds.
+    pub elapsed_s: f64,
+}
+
+impl RunSummary {
+    /// Adds one committed batch's table to the totals.
+    pub(crate) fn add_table(&mut self, t: TableSummary) {
+        match self.tables.iter_mut().find(|x| x.table == t.table) {
+            Some(x) => {
+                x.rows_in += t.rows_in;
+                x.rows_out += t.rows_out;
+                x.columns = t.columns;
+                x.files += t.files;
+                x.bytes += t.bytes;
+                for (rule, n) in t.removed_by_rule {
+                    match x.removed_by_rule.iter_mut().find(|(r, _)| *r == rule) {
+                        Some((_, m)) => *m += n,
+                        None => x.removed_by_rule.push((rule, n)),
+                    }
+                }
+            }
+            None => self.tables.push(t),
+        }
+    }
+
+    /// Adds one batch's zone statistics to the totals.
+    pub(crate) fn add_zone(&mut self, z: Option<ZoneStats>) {
+        let Some(z) = z else { return };
+        match &mut self.privacy_zone {
+            Some(t) => t.add(&z),
+            None => self.privacy_zone = Some(z),
+        }
+    }
+
+    /// Human-readable summary, one fact per line.
+    pub fn render(&self) -> String {
+        let mut s = String::new();
+        let mb = self.bytes_read as f64 / 1e6;
+        let batches = match (self.batches.first(), self.batches.last()) {
+            (Some(a), Some(b)) if a == b => format!("batch {a}"),
+            (Some(a), Some(b)) => format!("batches {a}..={b}"),
+            _ => "no new files".to_string(),
+        };
+        s.push_str(&format!(
+            "{batches}: {} files, {} decoded, {} quarantined; {:.1} MB read in {:.2} s ({:.1} MB/s){}\n",
+            self.files_found,
+            self.files_decoded,
+            self.rejected.len(),
+            mb,
+            self.elapsed_s,
+            mb / self.elapsed_s.max(1e-9),
+            if self.stopped { "; stopped by signal" } else { "" }
+        ));
+        for t in &self.tables {
+            s.push_str(&format!(
+                "  {:<11} {:>9} rows in, {:>9} rows out, {:>2} columns -> {} ({} files, {} bytes)\n",
+                t.table, t.rows_in, t.rows_out, t.columns, t.location, t.files, t.bytes
+            ));
+            for (rule, n) in &t.removed_by_rule {
+                let verb = if rule == "aggregate" {
+                    "merged"
+                } else {
+                    "removed"
+                };
+                s.push_str(&format!("  {:<11} {rule}: {n} rows {verb}\n", ""));
+            }
+        }
+        if let Some(z) = &self.privacy_zone {
+            s.push_str(&format!(
+                "  privacy_zone: {} of {} records hidden ({:.1}%), {} laps removed\n",
+                z.records_hidden,
+                z.records_in,
+                100.0 * z.records_hidden as f64 / z.records_in.max(1) as f64,
+                z.laps_removed
+            ));
+        }
+        for r in &self.rejected {
+            s.push_str(&format!("  quarantined {}: {}\n", r.file, r.reason));
+        }
+        let nwarn: usize = self.warnings.values().map(Vec::len).sum();
+        if nwarn > 0 {
+            s.push_str(&format!(
+                "  {nwarn} warning(s) in {} file(s):\n",
+                self.warnings.len()
+            ));
+            for (f, w) in &self.warnings {
+                for w in w {
+                    s.push_str(&format!("    {f}: {w}\n"));
+                }
+            }
+        }
+        s
+    }
+}
