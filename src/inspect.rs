@@ -28,8 +28,8 @@ pub async fn inspect_location(location: &str) -> crate::Result<Result<Inspection
     let Some(format) = ActivityFormat::from_path(url.path()) else {
         return Err(loc("not a .fit or .tcx file".into()));
     };
-    let r = crate::store::Location::from_url(url)
-        .map_err(|e| loc(crate::error::engine_message(&e)))?;
+    let r =
+        crate::store::Location::from_url(url).map_err(|e| loc(crate::error::engine_message(&e)))?;
     let decoded = match read_activity(r.store(), r.path(), r.url().as_str(), format)
         .await
         .map_err(|e| loc(crate::error::engine_message(&e)))?

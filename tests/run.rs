@@ -124,7 +124,10 @@ async fn run_writes_minimized_parquet_and_quarantines_corrupt_files() {
     // the same output location again: resumed from its checkpoint, nothing new to read
     let before = std::fs::read(out.join("records/part-00000-00000.parquet")).unwrap();
     let again = run_into(&out).await;
-    assert!(again.batches.is_empty() && again.files_found == 0, "{again:?}");
+    assert!(
+        again.batches.is_empty() && again.files_found == 0,
+        "{again:?}"
+    );
     assert_eq!(
         std::fs::read(out.join("records/part-00000-00000.parquet")).unwrap(),
         before

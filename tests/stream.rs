@@ -92,7 +92,10 @@ fn committed(out: &Path, table: &str) -> Vec<PathBuf> {
         .collect();
     ids.sort();
     // from the latest compaction on
-    let start = ids.iter().rposition(|(_, n)| n.ends_with(".compact")).unwrap_or(0);
+    let start = ids
+        .iter()
+        .rposition(|(_, n)| n.ends_with(".compact"))
+        .unwrap_or(0);
     let mut out = Vec::new();
     for (_, n) in &ids[start..] {
         let text = std::fs::read_to_string(log.join(n)).unwrap();
@@ -104,7 +107,10 @@ fn committed(out: &Path, table: &str) -> Vec<PathBuf> {
             assert_eq!(v["isDir"], false);
             let url = url::Url::parse(v["path"].as_str().unwrap()).unwrap();
             let p = url.to_file_path().unwrap();
-            assert_eq!(v["size"].as_u64().unwrap(), std::fs::metadata(&p).unwrap().len());
+            assert_eq!(
+                v["size"].as_u64().unwrap(),
+                std::fs::metadata(&p).unwrap().len()
+            );
             out.push(p);
         }
     }
@@ -118,7 +124,11 @@ fn sorted_heart_rates(batches: &[RecordBatch]) -> Vec<Option<i64>> {
     let mut v: Vec<Option<i64>> = batches
         .iter()
         .flat_map(|b| {
-            let c = cast(b.column_by_name("heart_rate_bpm").unwrap(), &DataType::Int64).unwrap();
+            let c = cast(
+                b.column_by_name("heart_rate_bpm").unwrap(),
+                &DataType::Int64,
+            )
+            .unwrap();
             c.as_primitive::<Int64Type>().iter().collect::<Vec<_>>()
         })
         .collect();
@@ -131,9 +141,12 @@ async fn max_files_per_trigger_gives_one_batch_per_file_in_modification_order() 
     let dir = tempfile::tempdir().unwrap();
     let (input, out) = (dir.path().join("in"), dir.path().join("out"));
     stage(&input, &GOOD);
-    let s = run(&minimizer(), &opts(&input, &out, &[("maxFilesPerTrigger", "1")]))
-        .await
-        .unwrap();
+    let s = run(
+        &minimizer(),
+        &opts(&input, &out, &[("maxFilesPerTrigger", "1")]),
+    )
+    .await
+    .unwrap();
     assert_eq!(s.batches, vec![0, 1, 2]);
     assert_eq!(s.files_found, 3);
     assert!(out.join("_SUCCESS").exists());
@@ -221,7 +234,11 @@ async fn an_interrupted_batch_is_rerun_with_the_same_files_and_bytes() {
     stage(&input.join("later"), &["fitparse__Activity.fit"]);
     let s = run(&minimizer(), &o).await.unwrap();
     assert_eq!((s.batches.clone(), s.files_found), (vec![0], 3));
-    assert_eq!(std::fs::read(&data).unwrap(), bytes, "same bytes as before the crash");
+    assert_eq!(
+        std::fs::read(&data).unwrap(),
+        bytes,
+        "same bytes as before the crash"
+    );
     let t = s.tables.iter().find(|t| t.table == "activities").unwrap();
     assert_eq!(t.files, 0, "activities were committed: not written again");
     assert_eq!(
@@ -250,12 +267,18 @@ async fn logs_compact_every_ten_batches_and_corrupt_files_are_read_once() {
             "fitparse__Activity.fit"
         };
         std::fs::copy(testdata().join(src), input.join(n)).unwrap();
-        let f = std::fs::File::options().write(true).open(input.join(n)).unwrap();
+        let f = std::fs::File::options()
+            .write(true)
+            .open(input.join(n))
+            .unwrap();
         f.set_modified(t0 + Duration::from_secs(i as u64)).unwrap();
     }
-    let s = run(&minimizer(), &opts(&input, &out, &[("maxFilesPerTrigger", "1")]))
-        .await
-        .unwrap();
+    let s = run(
+        &minimizer(),
+        &opts(&input, &out, &[("maxFilesPerTrigger", "1")]),
+    )
+    .await
+    .unwrap();
     assert_eq!(s.batches, (0..11).collect::<Vec<_>>());
     assert_eq!(s.rejected.len(), 1);
     assert!(out.join("_rejected/part-00004.jsonl").exists());
@@ -269,9 +292,12 @@ async fn logs_compact_every_ten_batches_and_corrupt_files_are_read_once() {
     assert_eq!(committed(&out, "records").len(), 11);
 
     // a restart reads nothing again, the corrupt file included
-    let s: RunSummary = run(&minimizer(), &opts(&input, &out, &[("maxFilesPerTrigger", "1")]))
-        .await
-        .unwrap();
+    let s: RunSummary = run(
+        &minimizer(),
+        &opts(&input, &out, &[("maxFilesPerTrigger", "1")]),
+    )
+    .await
+    .unwrap();
     assert!(s.batches.is_empty() && s.rejected.is_empty(), "{s:?}");
 }
 
@@ -349,13 +375,23 @@ async fn clean_source_archives_or_deletes_committed_files() {
     assert_eq!(std::fs::read_dir(&input).unwrap().count(), 0);
 
     // bad options are refused, naming them
-    let e = run(&minimizer(), &opts(&input, &out, &[("maxFilesPerTrigge", "1")]))
-        .await
-        .unwrap_err();
-    assert!(e.to_string().contains("unknown option \"maxFilesPerTrigge\""), "{e}");
-    let e = run(&minimizer(), &opts(&input, &out, &[("cleanSource", "archive")]))
-        .await
-        .unwrap_err();
+    let e = run(
+        &minimizer(),
+        &opts(&input, &out, &[("maxFilesPerTrigge", "1")]),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("unknown option \"maxFilesPerTrigge\""),
+        "{e}"
+    );
+    let e = run(
+        &minimizer(),
+        &opts(&input, &out, &[("cleanSource", "archive")]),
+    )
+    .await
+    .unwrap_err();
     assert!(e.to_string().contains("needs sourceArchiveDir"), "{e}");
 }
 
@@ -364,15 +400,23 @@ async fn max_records_per_file_splits_a_batch_into_files() {
     let dir = tempfile::tempdir().unwrap();
     let (input, out) = (dir.path().join("in"), dir.path().join("out"));
     stage(&input, &GOOD[1..2]);
-    let s = run(&minimizer(), &opts(&input, &out, &[("maxRecordsPerFile", "50")]))
-        .await
-        .unwrap();
+    let s = run(
+        &minimizer(),
+        &opts(&input, &out, &[("maxRecordsPerFile", "50")]),
+    )
+    .await
+    .unwrap();
     let t = s.tables.iter().find(|t| t.table == "records").unwrap();
     assert_eq!((t.rows_out, t.files), (111, 3));
     let files = committed(&out, "records");
     let sizes: Vec<usize> = files
         .iter()
-        .map(|f| rows_of(std::slice::from_ref(f)).iter().map(|b| b.num_rows()).sum())
+        .map(|f| {
+            rows_of(std::slice::from_ref(f))
+                .iter()
+                .map(|b| b.num_rows())
+                .sum()
+        })
         .collect();
     assert_eq!(sizes, [50, 50, 11]);
 }

@@ -104,9 +104,8 @@ impl Checkpoint {
             }
             Err(e) => return Err(e.into()),
         };
-        let log = |dir: &str, interval| {
-            MetadataLog::new(store.clone(), location.child(dir), interval)
-        };
+        let log =
+            |dir: &str, interval| MetadataLog::new(store.clone(), location.child(dir), interval);
         Ok(Self {
             offsets: log("offsets", None),
             commits: log("commits", None),
@@ -165,10 +164,7 @@ impl Checkpoint {
             )));
         }
         let metadata = serde_json::from_value(lines.remove(0)).map_err(|e| {
-            DataFusionError::Execution(format!(
-                "checkpoint {}: offsets/{id}: {e}",
-                self.location
-            ))
+            DataFusionError::Execution(format!("checkpoint {}: offsets/{id}: {e}", self.location))
         })?;
         Ok(Some(BatchOffsets {
             metadata,
@@ -204,7 +200,8 @@ impl Checkpoint {
 /// A random (version 4) UUID, RFC 9562 §5.4.
 fn uuid_v4() -> Result<String> {
     let mut b = [0u8; 16];
-    getrandom::fill(&mut b).map_err(|e| DataFusionError::Execution(format!("no randomness: {e}")))?;
+    getrandom::fill(&mut b)
+        .map_err(|e| DataFusionError::Execution(format!("no randomness: {e}")))?;
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
     let h = hex::encode(b);

@@ -68,7 +68,11 @@ pub(crate) fn stop_on_signals() -> Result<std::sync::Arc<std::sync::atomic::Atom
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     for sig in [SIGINT, SIGTERM] {
         // exit(130/143) if the flag is already set, then set it
-        signal_hook::flag::register_conditional_shutdown(sig, 128 + sig, std::sync::Arc::clone(&stop))?;
+        signal_hook::flag::register_conditional_shutdown(
+            sig,
+            128 + sig,
+            std::sync::Arc::clone(&stop),
+        )?;
         signal_hook::flag::register(sig, std::sync::Arc::clone(&stop))?;
     }
     Ok(stop)

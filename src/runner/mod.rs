@@ -193,7 +193,6 @@ pub fn output_metadata(
     md
 }
 
-
 /// Runs the micro-batch pipeline from `opts.input` to `opts.output` until the trigger says
 /// stop (or `opts.stop` is set). Files that cannot be decoded are quarantined, not errors.
 ///
@@ -392,7 +391,13 @@ struct BatchContext<'a> {
 impl BatchContext<'_> {
     async fn run(&self, files: Vec<SourceFile>, summary: &mut RunSummary) -> crate::Result<()> {
         let n_files = files.len();
-        let decoded = decode_all(Arc::clone(&self.input_store), files, self.jobs, self.progress).await?;
+        let decoded = decode_all(
+            Arc::clone(&self.input_store),
+            files,
+            self.jobs,
+            self.progress,
+        )
+        .await?;
         let mut rejected = Vec::new();
         let mut input = TableBatches::new();
         for (file, size, res) in decoded {
@@ -434,7 +439,11 @@ impl BatchContext<'_> {
         for t in &minimized.tables {
             let commit = self
                 .sink
-                .add_batch(self.id, t, output_metadata(policy, t.table, self.minimizer.key_id()))
+                .add_batch(
+                    self.id,
+                    t,
+                    output_metadata(policy, t.table, self.minimizer.key_id()),
+                )
                 .await?;
             summary.add_table(TableSummary {
                 table: t.table.name().to_string(),
@@ -442,7 +451,11 @@ impl BatchContext<'_> {
                 rows_out: t.rows_out,
                 columns: t.schema.fields().len(),
                 location: self.output.join(t.table.name()).to_string(),
-                files: if commit.written { commit.files.len() } else { 0 },
+                files: if commit.written {
+                    commit.files.len()
+                } else {
+                    0
+                },
                 bytes: if commit.written {
                     commit.files.iter().map(|f| f.size).sum()
                 } else {
@@ -455,7 +468,6 @@ impl BatchContext<'_> {
         Ok(())
     }
 }
-
 
 /// Deletes every object below `location`.
 async fn delete_below(location: &Location) -> Result<()> {
@@ -479,9 +491,6 @@ async fn count_below(location: &Location, except: &Path) -> Result<Option<usize>
         .map_ok(|m| m.location)
         .try_collect()
         .await?;
-    let n = paths
-        .iter()
-        .filter(|p| !p.prefix_matches(except))
-        .count();
+    let n = paths.iter().filter(|p| !p.prefix_matches(except)).count();
     Ok((n > 0).then_some(n))
 }

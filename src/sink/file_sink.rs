@@ -85,7 +85,8 @@ impl ParquetSink {
     pub fn log(&self, table: Table) -> MetadataLog<SinkFileStatus> {
         MetadataLog::new(
             self.output.store().clone(),
-            self.output.child(&format!("{}/_spark_metadata", table.name())),
+            self.output
+                .child(&format!("{}/_spark_metadata", table.name())),
             Some(COMPACT_INTERVAL),
         )
     }
@@ -115,7 +116,12 @@ impl ParquetSink {
             let prefix = format!("part-{batch_id:05}-");
             let files = entries
                 .into_iter()
-                .filter(|e| e.path.rsplit('/').next().is_some_and(|n| n.starts_with(&prefix)))
+                .filter(|e| {
+                    e.path
+                        .rsplit('/')
+                        .next()
+                        .is_some_and(|n| n.starts_with(&prefix))
+                })
                 .collect();
             return Ok(TableCommit {
                 files,

@@ -118,11 +118,17 @@ impl FileSourceOptions {
                         .ok_or_else(|| bad("expected a positive size (bytes, or 64k, 32m, 1g)"))?,
                 )
             }
-            "latestfirst" => self.latest_first = parse_bool(value).ok_or_else(|| bad("expected true or false"))?,
-            "filenameonly" => self.file_name_only = parse_bool(value).ok_or_else(|| bad("expected true or false"))?,
+            "latestfirst" => {
+                self.latest_first =
+                    parse_bool(value).ok_or_else(|| bad("expected true or false"))?
+            }
+            "filenameonly" => {
+                self.file_name_only =
+                    parse_bool(value).ok_or_else(|| bad("expected true or false"))?
+            }
             "maxfileage" => {
-                self.max_file_age =
-                    parse_duration(value).ok_or_else(|| bad("expected a duration such as 7d, 12h, 30m, 10s, 500ms"))?
+                self.max_file_age = parse_duration(value)
+                    .ok_or_else(|| bad("expected a duration such as 7d, 12h, 30m, 10s, 500ms"))?
             }
             "cleansource" => {
                 self.clean_source = match value.to_ascii_lowercase().as_str() {
@@ -144,7 +150,9 @@ impl FileSourceOptions {
     /// Both limits set; `cleanSource=archive` without `sourceArchiveDir`.
     pub fn validate(&self) -> Result<(), String> {
         if self.max_files_per_trigger.is_some() && self.max_bytes_per_trigger.is_some() {
-            return Err("options maxFilesPerTrigger and maxBytesPerTrigger cannot be set together".into());
+            return Err(
+                "options maxFilesPerTrigger and maxBytesPerTrigger cannot be set together".into(),
+            );
         }
         if self.clean_source == CleanSource::Archive && self.source_archive_dir.is_none() {
             return Err("option cleanSource=archive needs sourceArchiveDir".into());
@@ -158,9 +166,14 @@ impl FileSourceOptions {
 /// (Spark's `timeStringAsMs`).
 pub fn parse_duration(text: &str) -> Option<Duration> {
     let t = text.trim().to_ascii_lowercase();
-    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
-    let n: f64 = num.parse().ok().filter(|n: &f64| n.is_finite() && *n >= 0.0)?;
+    let n: f64 = num
+        .parse()
+        .ok()
+        .filter(|n: &f64| n.is_finite() && *n >= 0.0)?;
     let ms = match unit.trim() {
         "" | "ms" | "millisecond" | "milliseconds" => 1.0,
         "s" | "sec" | "secs" | "second" | "seconds" => 1e3,
@@ -338,7 +351,10 @@ impl FileStreamSource {
         let files = self.list().await?;
         let new = files
             .iter()
-            .filter(|f| self.seen.is_new(&f.url, f.meta.last_modified.timestamp_millis()))
+            .filter(|f| {
+                self.seen
+                    .is_new(&f.url, f.meta.last_modified.timestamp_millis())
+            })
             .count();
         self.available_now = Some(files.into_iter().map(|f| f.url).collect());
         Ok(new)
@@ -359,8 +375,15 @@ impl FileStreamSource {
             .list()
             .await?
             .into_iter()
-            .filter(|f| self.seen.is_new(&f.url, f.meta.last_modified.timestamp_millis()))
-            .filter(|f| self.available_now.as_ref().is_none_or(|a| a.contains(&f.url)))
+            .filter(|f| {
+                self.seen
+                    .is_new(&f.url, f.meta.last_modified.timestamp_millis())
+            })
+            .filter(|f| {
+                self.available_now
+                    .as_ref()
+                    .is_none_or(|a| a.contains(&f.url))
+            })
             .collect();
         new.sort_by(|a, b| {
             (a.meta.last_modified, &a.meta.location).cmp(&(b.meta.last_modified, &b.meta.location))
@@ -410,19 +433,23 @@ impl FileStreamSource {
     /// The entries logged for exactly `batch_id` (a compacted batch file holds earlier
     /// batches' entries too).
     async fn logged(&self, batch_id: u64) -> Result<Option<Vec<FileEntry>>> {
-        Ok(self.log.get(batch_id).await?.map(|es| {
-            es.into_iter()
-                .filter(|e| e.batch_id == batch_id)
-                .collect()
-        }))
+        Ok(self
+            .log
+            .get(batch_id)
+            .await?
+            .map(|es| es.into_iter().filter(|e| e.batch_id == batch_id).collect()))
     }
 
     fn file_of(&self, e: &FileEntry) -> Result<SourceFile> {
-        let url = url::Url::parse(&e.path)
-            .map_err(|err| DataFusionError::Execution(format!("source log path {}: {err}", e.path)))?;
+        let url = url::Url::parse(&e.path).map_err(|err| {
+            DataFusionError::Execution(format!("source log path {}: {err}", e.path))
+        })?;
         let location = Path::from_url_path(url.path())?;
         let format = ActivityFormat::from_path(location.as_ref()).ok_or_else(|| {
-            DataFusionError::Execution(format!("source log path {} is not a .fit or .tcx file", e.path))
+            DataFusionError::Execution(format!(
+                "source log path {} is not a .fit or .tcx file",
+                e.path
+            ))
         })?;
         Ok(SourceFile {
             meta: ObjectMeta {
@@ -456,7 +483,11 @@ impl FileStreamSource {
                 }
             }
             CleanSource::Archive => {
-                let dir = self.options.source_archive_dir.as_deref().unwrap_or_default();
+                let dir = self
+                    .options
+                    .source_archive_dir
+                    .as_deref()
+                    .unwrap_or_default();
                 let archive = Location::parse(dir)?;
                 if archive.store_url() != self.input.store_url() {
                     return Err(crate::Error::Invalid(format!(
@@ -489,9 +520,16 @@ mod tests {
         assert!(o.set("maxFileAge", "2h").unwrap());
         assert_eq!(o.max_file_age, Duration::from_secs(7200));
         assert!(o.set("cleanSource", "ARCHIVE").unwrap());
-        assert_eq!(o.validate().unwrap_err(), "option cleanSource=archive needs sourceArchiveDir");
+        assert_eq!(
+            o.validate().unwrap_err(),
+            "option cleanSource=archive needs sourceArchiveDir"
+        );
         assert!(!o.set("startingOffsets", "earliest").unwrap());
-        assert!(o.set("maxFilesPerTrigger", "0").unwrap_err().contains("positive"));
+        assert!(
+            o.set("maxFilesPerTrigger", "0")
+                .unwrap_err()
+                .contains("positive")
+        );
         assert!(o.set("maxBytesPerTrigger", "32m").unwrap());
         assert_eq!(o.max_bytes_per_trigger, Some(32 << 20));
         assert!(o.validate().unwrap_err().contains("cannot be set together"));

@@ -58,3 +58,16 @@ def research_run(tmp_path_factory, shared):
             (inp / f.name).symlink_to(f)
     p = datamin("run", "--policy", ROOT / "examples" / "research.toml", "--input", inp, "--output", out / "out", "--json")
     return out / "out", json.loads(p.stdout), p.returncode
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """A local Apache Spark session (PySpark on the machine's Java 17), UTC."""
+    from pyspark.sql import SparkSession
+    s = (SparkSession.builder.master("local[1]").appName("datamin-tests")
+         .config("spark.sql.session.timeZone", "UTC")
+         .config("spark.ui.enabled", "false")
+         .config("spark.sql.shuffle.partitions", "2")
+         .getOrCreate())
+    yield s
+    s.stop()

@@ -122,7 +122,7 @@ def test_corrupt_by_design_files_are_quarantined(identity_run):
         assert bad in names, f"{bad} not quarantined; quarantined: {sorted(names)}"
         assert len(names[bad]) > 10
     assert code == 1, "a run with quarantined files exits 1"
-    lines = (identity_run[0] / "_rejected" / "rejected.jsonl").read_text().splitlines()
+    lines = (identity_run[0] / "_rejected" / "part-00000.jsonl").read_text().splitlines()
     assert len(lines) == len(summary["rejected"])
     first = json.loads(lines[0])
     assert set(first) == {"file", "size", "sha256", "reason"}

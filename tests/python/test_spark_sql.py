@@ -9,9 +9,6 @@ below avoid those differences (explicit NULLS FIRST/LAST, no timestamp-to-string
 import json
 import math
 
-import pytest
-from pyspark.sql import SparkSession
-
 from conftest import datamin
 
 TABLES = ("records", "sessions", "activities")
@@ -48,17 +45,6 @@ QUERIES = [
     "SELECT round(sum(total_elapsed_time_s) / 3600, 3) AS h, min(total_distance_m) AS lo, "
     "max(total_distance_m) AS hi FROM sessions",
 ]
-
-
-@pytest.fixture(scope="module")
-def spark():
-    s = (SparkSession.builder.master("local[1]").appName("datamin-compat")
-         .config("spark.sql.session.timeZone", "UTC")
-         .config("spark.ui.enabled", "false")
-         .config("spark.sql.shuffle.partitions", "2")
-         .getOrCreate())
-    yield s
-    s.stop()
 
 
 def same(a, b):
