@@ -156,7 +156,7 @@ async fn max_files_per_trigger_gives_one_batch_per_file_in_modification_order() 
     let meta: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(cp.join("metadata")).unwrap()).unwrap();
     assert_eq!(meta["id"].as_str().unwrap().len(), 36);
-    for n in 0..3 {
+    for (n, name) in GOOD.iter().enumerate() {
         let off = std::fs::read_to_string(cp.join(format!("offsets/{n}"))).unwrap();
         let lines: Vec<&str> = off.lines().collect();
         assert_eq!(lines[0], "v1");
@@ -178,7 +178,7 @@ async fn max_files_per_trigger_gives_one_batch_per_file_in_modification_order() 
         assert_eq!(lines.len(), 2, "{src}");
         let e: serde_json::Value = serde_json::from_str(lines[1]).unwrap();
         assert!(
-            e["path"].as_str().unwrap().ends_with(GOOD[n]),
+            e["path"].as_str().unwrap().ends_with(name),
             "batch {n}: {e}"
         );
         assert_eq!(e["batchId"], n as u64);

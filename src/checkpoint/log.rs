@@ -60,7 +60,8 @@ impl<T: Serialize + DeserializeOwned> MetadataLog<T> {
     }
 
     fn is_compaction(&self, id: u64) -> bool {
-        self.compact_interval.is_some_and(|n| (id + 1) % n == 0)
+        self.compact_interval
+            .is_some_and(|n| (id + 1).is_multiple_of(n))
     }
 
     fn path_of(&self, id: u64) -> Path {

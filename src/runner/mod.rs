@@ -302,12 +302,16 @@ pub async fn run(minimizer: &Minimizer, opts: &RunOptions) -> crate::Result<RunS
         batch.run(files.clone(), &mut summary).await?;
         checkpoint.commit(id).await?;
         source.clean(&files).await?;
-        tracing::info!(
-            batch = id,
-            files = files.len(),
-            timestamp_ms = offsets.metadata.batch_timestamp_ms,
-            "batch {id} committed"
-        );
+        if opts.trigger.is_bounded() {
+            tracing::debug!(batch = id, files = files.len(), "batch {id} committed");
+        } else {
+            tracing::info!(
+                batch = id,
+                files = files.len(),
+                timestamp_ms = offsets.metadata.batch_timestamp_ms,
+                "batch {id} committed"
+            );
+        }
         summary.batches.push(id);
         next += 1;
         match opts.trigger {

@@ -91,7 +91,10 @@ impl RunSummary {
         let batches = match (self.batches.first(), self.batches.last()) {
             (Some(a), Some(b)) if a == b => format!("batch {a}"),
             (Some(a), Some(b)) => format!("batches {a}..={b}"),
-            _ => "no new files".to_string(),
+            _ => {
+                s.push_str("no new files: the output is up to date\n");
+                return s;
+            }
         };
         s.push_str(&format!(
             "{batches}: {} files, {} decoded, {} quarantined; {:.1} MB read in {:.2} s ({:.1} MB/s){}\n",
