@@ -138,6 +138,11 @@ impl Minimizer {
         &self.policy
     }
 
+    /// The key in use (for a minimizer of a reloaded policy version).
+    pub(crate) fn key(&self) -> Option<&PseudonymKey> {
+        self.key.as_ref()
+    }
+
     /// The id of the key in use (written to output metadata), if any.
     pub fn key_id(&self) -> Option<&str> {
         self.key.as_ref().map(PseudonymKey::id)

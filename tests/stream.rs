@@ -420,3 +420,182 @@ async fn max_records_per_file_splits_a_batch_into_files() {
         .collect();
     assert_eq!(sizes, [50, 50, 11]);
 }
+
+const RELOAD_V0: &str = r#"
+[tables.records]
+keep = ["activity_id", "timestamp", "heart_rate_bpm"]
+[[tables.records.rules]]
+rule = "pseudonymize"
+columns = ["activity_id"]
+[[tables.records.rules]]
+rule = "generalize_number"
+columns = ["heart_rate_bpm"]
+edges = [100, 150]
+"#;
+
+fn metadata_of(p: &Path) -> std::collections::HashMap<String, String> {
+    let f = std::fs::File::open(p).unwrap();
+    let b = ParquetRecordBatchReaderBuilder::try_new(f).unwrap();
+    datamin::sink::parquet::key_value_metadata(b.metadata().file_metadata())
+        .into_iter()
+        .collect()
+}
+
+#[tokio::test]
+async fn policy_edits_take_effect_between_batches_and_invalid_ones_are_refused() {
+    use datamin::runner::PolicySource;
+    let dir = tempfile::tempdir().unwrap();
+    let (input, out) = (dir.path().join("in"), dir.path().join("out"));
+    let policy_file = dir.path().join("policy.toml");
+    std::fs::write(&policy_file, RELOAD_V0).unwrap();
+    let source = PolicySource {
+        location: policy_file.to_string_lossy().into_owned(),
+        overrides: vec![],
+    };
+    let key = PseudonymKey::new("t", b"stream-test-key-0123456789".to_vec()).unwrap();
+    let p0 = datamin::policy::read_policy(&source.location)
+        .await
+        .unwrap();
+    let m = Minimizer::new(p0.clone(), Some(key.clone())).unwrap();
+    stage(&input, &GOOD[..1]);
+    let mut o = opts(&input, &out, &[]);
+    o.trigger = Trigger::ProcessingTime(Duration::from_millis(30));
+    o.policy = Some(source.clone());
+    let stop = Arc::clone(&o.stop);
+    let task = tokio::spawn(async move { run(&m, &o).await });
+    let commits = out.join("_checkpoint/commits");
+    let wait_for = |n: usize| {
+        let commits = commits.clone();
+        async move {
+            for _ in 0..200 {
+                if std::fs::read_dir(&commits).map_or(0, |d| d.count()) >= n {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            panic!("batch {n} never committed");
+        }
+    };
+    wait_for(1).await;
+    // a threshold edited and a rule disabled
+    let v1 = RELOAD_V0
+        .replace("edges = [100, 150]", "edges = [120]")
+        .replace(
+            "rule = \"pseudonymize\"\n",
+            "rule = \"pseudonymize\"\nenabled = false\n",
+        );
+    std::fs::write(&policy_file, &v1).unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    stage(&input.join("b"), &GOOD[1..2]);
+    wait_for(2).await;
+    // an invalid edit: the stream goes on with the last valid version
+    std::fs::write(
+        &policy_file,
+        v1.replace("edges = [120]", "edges = [120, 90]"),
+    )
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    stage(&input.join("c"), &GOOD[2..3]);
+    wait_for(3).await;
+    stop.store(true, Ordering::SeqCst);
+    let s = task.await.unwrap().unwrap();
+    assert_eq!(s.batches, vec![0, 1, 2]);
+
+    let p1 = datamin::policy::Policy::parse("x", &v1).unwrap();
+    assert_eq!(
+        s.policy_versions,
+        vec![(0, p0.sha256.clone()), (1, p1.sha256.clone())]
+    );
+    assert_eq!(s.policy_errors.len(), 1, "{:?}", s.policy_errors);
+    let e = &s.policy_errors[0];
+    assert!(
+        e.contains("policy.toml:") && e.contains("tables.records.rules[1].edges"),
+        "{e}"
+    );
+    let part = |b: u64| out.join(format!("records/part-{b:05}-00000.parquet"));
+    let sha = |b: u64| metadata_of(&part(b))["datamin.policy.sha256"].clone();
+    assert_eq!(
+        [sha(0), sha(1), sha(2)],
+        [p0.sha256.clone(), p1.sha256.clone(), p1.sha256.clone()]
+    );
+    let rules = |b: u64| metadata_of(&part(b))["datamin.policy.rules"].clone();
+    assert!(rules(0).contains("pseudonymize") && rules(0).contains("150"));
+    assert!(!rules(1).contains("pseudonymize") && rules(1).contains("120"));
+    let bands = |b: u64| {
+        use datafusion::arrow::array::AsArray;
+        let rows = rows_of(&[part(b)]);
+        let mut v: Vec<String> = rows
+            .iter()
+            .flat_map(|r| {
+                r.column_by_name("heart_rate_bpm")
+                    .unwrap()
+                    .as_string::<i32>()
+                    .iter()
+                    .flatten()
+                    .map(str::to_string)
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        v.sort();
+        v.dedup();
+        v
+    };
+    assert!(bands(0).iter().any(|b| b == "[100, 150)"), "{:?}", bands(0));
+    assert!(bands(1).iter().all(|b| b.contains("120")), "{:?}", bands(1));
+    // the checkpoint holds both versions
+    for p in [&p0, &p1] {
+        assert!(
+            out.join(format!("_checkpoint/policies/{}.toml", p.sha256))
+                .exists()
+        );
+    }
+
+    // batch 1 interrupted, the policy edited again meanwhile: the re-run uses the version
+    // batch 1 was planned with (from the checkpoint), so its bytes do not change
+    let before = std::fs::read(part(1)).unwrap();
+    std::fs::remove_file(out.join("_checkpoint/commits/2")).unwrap();
+    std::fs::remove_file(out.join("_checkpoint/commits/1")).unwrap();
+    std::fs::remove_file(out.join("_checkpoint/offsets/2")).unwrap();
+    std::fs::remove_file(out.join("records/_spark_metadata/1")).unwrap();
+    std::fs::remove_file(out.join("records/_spark_metadata/2")).unwrap();
+    std::fs::remove_file(part(1)).unwrap();
+    std::fs::write(&policy_file, RELOAD_V0).unwrap();
+    let m0 = Minimizer::new(p0.clone(), Some(key)).unwrap();
+    let mut o = opts(&input, &out, &[]);
+    o.policy = Some(source);
+    let s = run(&m0, &o).await.unwrap();
+    assert_eq!(s.batches, vec![1, 2]);
+    assert_eq!(std::fs::read(part(1)).unwrap(), before);
+    // batch 2 was not planned (no offsets): it takes the current version
+    assert_eq!(sha(2), p0.sha256);
+    assert_eq!(
+        s.policy_versions,
+        vec![(1, p1.sha256.clone()), (2, p0.sha256.clone())]
+    );
+}
+
+#[tokio::test]
+async fn set_overrides_a_policy_parameter() {
+    use datamin::runner::PolicySource;
+    let dir = tempfile::tempdir().unwrap();
+    let (input, out) = (dir.path().join("in"), dir.path().join("out"));
+    let policy_file = dir.path().join("policy.toml");
+    std::fs::write(&policy_file, RELOAD_V0).unwrap();
+    let source = PolicySource {
+        location: policy_file.to_string_lossy().into_owned(),
+        overrides: vec![("tables.records.rules[1].edges".into(), "[130]".into())],
+    };
+    let p = datamin::policy::read_policy_with(&source.location, &source.overrides)
+        .await
+        .unwrap();
+    let key = PseudonymKey::new("t", b"stream-test-key-0123456789".to_vec()).unwrap();
+    stage(&input, &GOOD[..1]);
+    let mut o = opts(&input, &out, &[]);
+    o.policy = Some(source);
+    run(&Minimizer::new(p.clone(), Some(key)).unwrap(), &o)
+        .await
+        .unwrap();
+    let md = metadata_of(&out.join("records/part-00000-00000.parquet"));
+    assert!(md["datamin.policy.rules"].contains("130"));
+    assert_eq!(md["datamin.policy.sha256"], p.sha256);
+}

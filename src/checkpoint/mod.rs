@@ -10,11 +10,12 @@
 //!                              {"nextBatchWatermarkMs":0}
 //! <checkpoint>/sources/0/<N>   v1 + {"path":…,"timestamp":…,"batchId":N} per file
 //!                              (compacted into <N>.compact every 10 batches)
+//! <checkpoint>/policies/<sha256>.toml   each policy version a batch was planned with
 //! ```
 //!
 //! A batch whose `offsets/<N>` exists without `commits/<N>` was interrupted: a restart runs
-//! it again with the same files (from `sources/0/<N>`) and the same `conf` (the policy's
-//! SHA-256), so it writes the same output files.
+//! it again with the same files (from `sources/0/<N>`) and the same policy version (the
+//! SHA-256 in its `conf`, the text in `policies/`), so it writes the same output files.
 
 pub mod log;
 
@@ -183,6 +184,42 @@ impl Checkpoint {
         ];
         lines.extend(offsets.sources.iter().cloned());
         self.offsets.add(id, lines).await
+    }
+
+    /// Stores the text of `policy` as `policies/<sha256>.toml` (once per version), so that a
+    /// batch re-run after a restart uses the version it was planned with.
+    ///
+    /// # Errors
+    /// Writing fails.
+    pub async fn save_policy(&self, policy: &crate::policy::Policy) -> Result<()> {
+        let path = self
+            .location
+            .child(&format!("policies/{}.toml", policy.sha256));
+        if self.location.store().head(&path).await.is_err() {
+            self.location
+                .store()
+                .put(&path, PutPayload::from(policy.text.clone()))
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// The policy version `sha256` stored by [`Checkpoint::save_policy`], if any.
+    ///
+    /// # Errors
+    /// Reading fails, or the stored text no longer validates (a datamin that does not know
+    /// its rules).
+    pub async fn load_policy(&self, sha256: &str) -> crate::Result<Option<crate::policy::Policy>> {
+        let name = format!("policies/{sha256}.toml");
+        let path = self.location.child(&name);
+        let bytes = match self.location.store().get(&path).await {
+            Ok(r) => r.bytes().await.map_err(DataFusionError::from)?,
+            Err(datafusion::object_store::Error::NotFound { .. }) => return Ok(None),
+            Err(e) => return Err(DataFusionError::from(e).into()),
+        };
+        let text = String::from_utf8_lossy(&bytes);
+        let file = self.location.url_of(&path);
+        Ok(Some(crate::policy::Policy::parse(&file, &text)?))
     }
 
     /// Writes `commits/<id>` (after the sink committed batch `id`).

@@ -33,7 +33,9 @@ Options (--option NAME=VALUE, Spark's names):
   maxRecordsPerFile=N      start a new Parquet file after N rows
 
 Running again on the same OUTPUT resumes from its checkpoint: a batch that was interrupted
-is re-run with the same files; only new files are read.")]
+is re-run with the same files and policy version; only new files are read.
+The policy (with the --set overrides) is re-read before every batch: a valid change takes
+effect from the next batch, an invalid one is reported and the last valid policy stays.")]
     Run {
         /// Policy file (TOML).
         #[arg(short, long, env = "DATAMIN_POLICY")]
@@ -55,6 +57,10 @@ is re-run with the same files; only new files are read.")]
         /// A source or sink option NAME=VALUE (Spark's names, see below). Repeatable.
         #[arg(long = "option", value_name = "NAME=VALUE", value_parser = parse_option)]
         options: Vec<(String, String)>,
+        /// Override a policy parameter: PATH=VALUE, e.g. privacy_zone.radius_m=300 or
+        /// tables.records.rules[2].enabled=false (VALUE is TOML). Repeatable.
+        #[arg(long, value_name = "PATH=VALUE", value_parser = parse_option)]
+        set: Vec<(String, String)>,
         /// Read the pseudonymization key from this file (overrides the policy's [key]).
         #[arg(long, env = "DATAMIN_KEY_FILE")]
         key_file: Option<String>,

@@ -24,6 +24,7 @@ pub(crate) async fn run(command: Command) -> Result<ExitCode, Failure> {
             checkpoint,
             trigger,
             options,
+            set,
             key_file,
             overwrite,
             jobs,
@@ -40,8 +41,12 @@ pub(crate) async fn run(command: Command) -> Result<ExitCode, Failure> {
                 jobs,
                 progress: !quiet && std::io::stderr().is_terminal(),
                 stop: super::stop_on_signals()?,
+                policy: Some(datamin::runner::PolicySource {
+                    location: policy,
+                    overrides: set,
+                }),
             };
-            run_cmd(&policy, key_file.as_deref(), &opts, json).await
+            run_cmd(key_file.as_deref(), &opts, json).await
         }
         Command::Sql {
             query,
@@ -54,7 +59,7 @@ pub(crate) async fn run(command: Command) -> Result<ExitCode, Failure> {
         } => {
             let (policy, key) = match &policy {
                 Some(p) => {
-                    let (p, k) = policy_and_key(p, key_file.as_deref(), true).await?;
+                    let (p, k) = policy_and_key(p, &[], key_file.as_deref(), true).await?;
                     (Some(p), k)
                 }
                 None => (
@@ -119,10 +124,11 @@ pub(crate) async fn run(command: Command) -> Result<ExitCode, Failure> {
 /// [`load_policy_and_key`], telling the user on stderr about a keyring it created.
 async fn policy_and_key(
     policy: &str,
+    overrides: &[(String, String)],
     key_file: Option<&str>,
     for_sql: bool,
 ) -> Result<(Policy, Option<datamin::udfs::PseudonymKey>), Failure> {
-    let (policy, key, origin) = load_policy_and_key(policy, key_file, for_sql).await?;
+    let (policy, key, origin) = load_policy_and_key(policy, overrides, key_file, for_sql).await?;
     if let Some(KeyOrigin::CreatedKeyring(path)) = origin {
         eprintln!(
             "datamin: no key configured; created a new keyring at {} (mode 0600).\n\
@@ -136,12 +142,23 @@ async fn policy_and_key(
 
 /// `datamin run`: exit code 1 when files were quarantined.
 async fn run_cmd(
-    policy: &str,
     key_file: Option<&str>,
     opts: &RunOptions,
     json: bool,
 ) -> Result<ExitCode, Failure> {
-    let (policy, key) = policy_and_key(policy, key_file, false).await?;
+    let source = opts
+        .policy
+        .as_ref()
+        .ok_or_else(|| invalid("datamin run needs --policy"))?;
+    // a stream keeps an existing key even if the policy needs none yet: a reloaded policy
+    // may add keyed rules
+    let (policy, key) = policy_and_key(
+        &source.location,
+        &source.overrides,
+        key_file,
+        !opts.trigger.is_bounded(),
+    )
+    .await?;
     let minimizer = Minimizer::new(policy, key)?;
     let summary = datamin::runner::run(&minimizer, opts).await?;
     if json {

@@ -15,6 +15,17 @@ use super::model::{Policy, PolicyError};
 /// [`crate::Error::Policy`]: the policy cannot be read, is not UTF-8, or does not validate
 /// (`file:line:col: key: message`).
 pub async fn read_policy(location: &str) -> crate::Result<Policy> {
+    read_policy_with(location, &[]).await
+}
+
+/// [`read_policy`] with `--set PATH=VALUE` overrides applied ([`super::parse_with_overrides`]).
+///
+/// # Errors
+/// As [`read_policy`]; an override that names no valid path or makes the policy invalid.
+pub async fn read_policy_with(
+    location: &str,
+    overrides: &[(String, String)],
+) -> crate::Result<Policy> {
     let unreadable = |message: String| PolicyError {
         file: location.to_string(),
         line: None,
@@ -30,10 +41,11 @@ pub async fn read_policy(location: &str) -> crate::Result<Policy> {
     })?;
     let text = String::from_utf8(bytes)
         .map_err(|e| unreadable(format!("the policy is not UTF-8 text: {e}")))?;
-    Ok(Policy::parse(location, &text)?)
+    Ok(super::parse_with_overrides(location, &text, overrides)?)
 }
 
-/// Loads and validates the policy at `path` ([`read_policy`]), and the key it needs.
+/// Loads and validates the policy at `path` with `overrides` ([`read_policy_with`]), and the
+/// key it needs.
 ///
 /// - A policy with keyed rules ([`Policy::needs_key`]) gets its key from
 ///   [`load_or_create_key`]: `key_file` (the CLI's `--key-file`), the policy's `[key]`, the
@@ -41,8 +53,9 @@ pub async fn read_policy(location: &str) -> crate::Result<Policy> {
 ///   returned so that the caller can tell the user about a new keyring
 ///   ([`KeyOrigin::CreatedKeyring`]).
 /// - Otherwise, with `for_sql` (a SQL session, where queries may call the keyed functions
-///   themselves), an existing key if there is one ([`load_existing_key`]; never creates a
-///   keyring); without `for_sql`, no key.
+///   themselves, or a stream whose reloaded policy may add keyed rules), an existing key if
+///   there is one ([`load_existing_key`]; never creates a keyring); without `for_sql`, no
+///   key.
 ///
 /// # Errors
 /// [`crate::Error::Policy`] for a policy that cannot be read or does not validate
@@ -50,10 +63,11 @@ pub async fn read_policy(location: &str) -> crate::Result<Policy> {
 /// configured but cannot be loaded.
 pub async fn load_policy_and_key(
     path: &str,
+    overrides: &[(String, String)],
     key_file: Option<&str>,
     for_sql: bool,
 ) -> crate::Result<(Policy, Option<PseudonymKey>, Option<KeyOrigin>)> {
-    let policy = read_policy(path).await?;
+    let policy = read_policy_with(path, overrides).await?;
     if policy.needs_key() {
         let (key, origin) = load_or_create_key(&policy.key, key_file).await?;
         Ok((policy, Some(key), Some(origin)))

@@ -89,6 +89,9 @@ pub struct Policy {
     pub source: String,
     /// Lowercase hex SHA-256 of the policy text.
     pub sha256: String,
+    /// The policy text (TOML) this policy was parsed from: what a checkpoint stores so that
+    /// a re-run batch uses the same version.
+    pub text: String,
     /// Optional human name.
     pub name: Option<String>,
     /// Where the pseudonymization key comes from.
@@ -187,6 +190,7 @@ impl Policy {
         Ok(Policy {
             source: file.to_string(),
             sha256: hex::encode(Sha256::digest(text.as_bytes())),
+            text: text.to_string(),
             name: raw.name,
             key,
             tables,

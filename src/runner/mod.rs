@@ -73,6 +73,20 @@ pub struct RunOptions {
     pub progress: bool,
     /// Set to stop at the next batch boundary (the CLI sets it on SIGINT/SIGTERM).
     pub stop: Arc<AtomicBool>,
+    /// Where the policy comes from, re-read before every batch (hot reload); `None`: the
+    /// minimizer's policy for the whole run.
+    pub policy: Option<PolicySource>,
+}
+
+/// A policy location with `--set` overrides, re-read by the runner before every batch: a
+/// valid change takes effect from the next batch, an invalid one is logged (with its
+/// `file:line:col`) and the last valid version stays.
+#[derive(Debug, Clone, Default)]
+pub struct PolicySource {
+    /// Path or URL of the policy file.
+    pub location: String,
+    /// `--set PATH=VALUE` overrides, applied in order.
+    pub overrides: Vec<(String, String)>,
 }
 
 /// The option names of the Parquet sink, as Spark spells them.
@@ -250,12 +264,26 @@ pub async fn run(minimizer: &Minimizer, opts: &RunOptions) -> crate::Result<RunS
     let planned = checkpoint.latest_offsets().await?;
     let mut next = checkpoint.latest_commit().await?.map_or(0, |c| c + 1);
 
+    let mut reloaded: Option<Minimizer> = None;
+    let mut last_error: Option<String> = None;
     loop {
         if opts.stop.load(Ordering::SeqCst) {
             summary.stopped = true;
             break;
         }
         let tick = Instant::now();
+        if let Some(src) = &opts.policy
+            && let Some(m) = reload(
+                src,
+                reloaded.as_ref().unwrap_or(minimizer),
+                &mut last_error,
+                &mut summary,
+            )
+            .await
+        {
+            reloaded = Some(m);
+        }
+        let active = reloaded.as_ref().unwrap_or(minimizer);
         let id = next;
         let replay = planned.is_some_and(|p| p >= id);
         let files = source.files_for(id, opts.trigger == Trigger::Once).await?;
@@ -269,30 +297,41 @@ pub async fn run(minimizer: &Minimizer, opts: &RunOptions) -> crate::Result<RunS
             }
             break;
         }
+        let mut replay_minimizer = None;
         let offsets = match checkpoint.offsets(id).await? {
             Some(o) => {
-                if o.metadata.conf.get(POLICY_SHA).map(String::as_str)
-                    != Some(minimizer.policy().sha256.as_str())
-                {
-                    tracing::warn!(
-                        batch = id,
-                        "batch {id} was planned with another policy version; re-running it with the current one"
-                    );
+                let sha = o.metadata.conf.get(POLICY_SHA).cloned().unwrap_or_default();
+                if sha != active.policy().sha256 {
+                    match checkpoint.load_policy(&sha).await? {
+                        Some(p) => {
+                            replay_minimizer = Some(Minimizer::new(p, active.key().cloned())?)
+                        }
+                        None => tracing::warn!(
+                            batch = id,
+                            "batch {id} was planned with policy version {sha}, which the checkpoint does not hold; re-running it with the current version"
+                        ),
+                    }
                 }
                 o
             }
             None => {
-                let o = new_offsets(id, minimizer.policy());
+                checkpoint.save_policy(active.policy()).await?;
+                let o = new_offsets(id, active.policy());
                 checkpoint.write_offsets(id, &o).await?;
                 o
             }
         };
+        let batch_minimizer = replay_minimizer.as_ref().unwrap_or(active);
+        let sha = &batch_minimizer.policy().sha256;
+        if summary.policy_versions.last().map(|(_, s)| s) != Some(sha) {
+            summary.policy_versions.push((id, sha.clone()));
+        }
         if opts.trigger != Trigger::AvailableNow || replay {
             progress.inc_length(files.len() as u64);
         }
         let batch = BatchContext {
             id,
-            minimizer,
+            minimizer: batch_minimizer,
             sink: &sink,
             output: &output,
             jobs,
@@ -351,6 +390,46 @@ fn new_offsets(id: u64, policy: &Policy) -> BatchOffsets {
             conf: BTreeMap::from([(POLICY_SHA.to_string(), policy.sha256.clone())]),
         },
         sources: vec![serde_json::json!({ "logOffset": id })],
+    }
+}
+
+/// Re-reads the policy of `src`: a new minimizer when it changed and is valid; `None` when
+/// it did not change or is invalid (reported once per distinct error, in the log and the
+/// summary).
+async fn reload(
+    src: &PolicySource,
+    active: &Minimizer,
+    last_error: &mut Option<String>,
+    summary: &mut RunSummary,
+) -> Option<Minimizer> {
+    let result = match crate::policy::read_policy_with(&src.location, &src.overrides).await {
+        Ok(p) if p.sha256 == active.policy().sha256 => Ok(None),
+        Ok(p) => {
+            let sha = p.sha256.clone();
+            Minimizer::new(p, active.key().cloned())
+                .map(|m| Some((m, sha)))
+                .map_err(|e| format!("{}: {}", src.location, crate::error::engine_message(&e)))
+        }
+        Err(e) => Err(e.to_string()),
+    };
+    match result {
+        Ok(None) => {
+            *last_error = None;
+            None
+        }
+        Ok(Some((m, sha))) => {
+            *last_error = None;
+            tracing::info!(policy = %src.location, sha256 = %sha, "policy changed: the next batch uses it");
+            Some(m)
+        }
+        Err(e) => {
+            if last_error.as_ref() != Some(&e) {
+                tracing::warn!("policy change refused, keeping the last valid policy: {e}");
+                summary.policy_errors.push(e.clone());
+                *last_error = Some(e);
+            }
+            None
+        }
     }
 }
 

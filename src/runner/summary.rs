@@ -48,6 +48,12 @@ pub struct RunSummary {
     pub tables: Vec<TableSummary>,
     /// What the privacy zone hid, summed over all activities (`None`: no zone rule).
     pub privacy_zone: Option<ZoneStats>,
+    /// Policy versions this run used: `(first batch, SHA-256)`, in order; more than one
+    /// when the policy was changed while the run went on.
+    pub policy_versions: Vec<(u64, String)>,
+    /// Policy changes that were refused (invalid), with the error; the run went on with the
+    /// last valid version.
+    pub policy_errors: Vec<String>,
     /// The run stopped on a signal (SIGINT/SIGTERM) at a batch boundary.
     pub stopped: bool,
     /// Wall time, seconds.
@@ -128,6 +134,14 @@ impl RunSummary {
                 100.0 * z.records_hidden as f64 / z.records_in.max(1) as f64,
                 z.laps_removed
             ));
+        }
+        if self.policy_versions.len() > 1 {
+            for (batch, sha) in &self.policy_versions {
+                s.push_str(&format!("  policy from batch {batch}: sha256 {sha}\n"));
+            }
+        }
+        for e in &self.policy_errors {
+            s.push_str(&format!("  policy change refused: {e}\n"));
         }
         for r in &self.rejected {
             s.push_str(&format!("  quarantined {}: {}\n", r.file, r.reason));
