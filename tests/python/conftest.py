@@ -4,12 +4,17 @@ import os
 import pathlib
 import subprocess
 
+import socket
+import time
+import urllib.request
+
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 SHARED = ROOT.parent / "shared" / "data"
 BIN = pathlib.Path(os.environ.get("DATAMIN_BIN", ROOT / "target" / "debug" / "datamin"))
 KEY = "pytest-secret-key-0123456789abcdef"
+BUCKET = "datamin-test"
 
 
 def datamin(*args, env=None, check=True):
@@ -71,3 +76,48 @@ def spark():
          .getOrCreate())
     yield s
     s.stop()
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+@pytest.fixture(scope="session")
+def s3():
+    """A moto S3 server on loopback with bucket BUCKET holding testdata/ under in/; yields
+    (boto3 client, environment for datamin)."""
+    import boto3
+    port = free_port()
+    proc = subprocess.Popen(["moto_server", "-H", "127.0.0.1", "-p", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(endpoint, timeout=1)
+                break
+            except Exception:
+                time.sleep(0.1)
+        else:
+            raise RuntimeError("moto_server did not start")
+        env = {
+            "AWS_ACCESS_KEY_ID": "test",
+            "AWS_SECRET_ACCESS_KEY": "test",
+            "AWS_REGION": "us-east-1",
+            "AWS_ENDPOINT": endpoint,
+            "AWS_ALLOW_HTTP": "true",
+        }
+        client = boto3.client("s3", endpoint_url=endpoint, aws_access_key_id="test",
+                              aws_secret_access_key="test", region_name="us-east-1")
+        client.create_bucket(Bucket=BUCKET)
+        for f in sorted((ROOT / "testdata").iterdir()):
+            if f.suffix in (".fit", ".tcx"):
+                client.upload_file(str(f), BUCKET, f"in/{f.name}")
+        yield client, env
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

@@ -2,60 +2,10 @@
 input listed and read from s3://, output written to s3://, SQL tables over s3://."""
 import io
 import json
-import socket
-import subprocess
-import time
-import urllib.request
 
-import boto3
 import pyarrow.parquet as pq
-import pytest
 
-from conftest import ROOT, datamin
-
-BUCKET = "datamin-test"
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-@pytest.fixture(scope="module")
-def s3():
-    port = free_port()
-    proc = subprocess.Popen(["moto_server", "-H", "127.0.0.1", "-p", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    endpoint = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(endpoint, timeout=1)
-                break
-            except Exception:
-                time.sleep(0.1)
-        else:
-            raise RuntimeError("moto_server did not start")
-        env = {
-            "AWS_ACCESS_KEY_ID": "test",
-            "AWS_SECRET_ACCESS_KEY": "test",
-            "AWS_REGION": "us-east-1",
-            "AWS_ENDPOINT": endpoint,
-            "AWS_ALLOW_HTTP": "true",
-        }
-        client = boto3.client("s3", endpoint_url=endpoint, aws_access_key_id="test",
-                              aws_secret_access_key="test", region_name="us-east-1")
-        client.create_bucket(Bucket=BUCKET)
-        for f in sorted((ROOT / "testdata").iterdir()):
-            if f.suffix in (".fit", ".tcx"):
-                client.upload_file(str(f), BUCKET, f"in/{f.name}")
-        yield client, env
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+from conftest import BUCKET, ROOT, datamin
 
 
 def test_run_from_s3_to_s3_matches_local_run(s3, tmp_path):
