@@ -25,6 +25,7 @@ pub mod context;
 pub mod error;
 pub mod format;
 pub mod inspect;
+pub mod metrics;
 pub mod minimizer;
 pub mod policy;
 pub mod policy_view;

@@ -11,6 +11,18 @@ use datamin::sql::{OutputFormat, TableSpec};
 pub(crate) struct Cli {
     #[command(subcommand)]
     pub(crate) command: Command,
+    /// Log lines on stderr: human-readable, or one JSON object per line.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Human, env = "DATAMIN_LOG_FORMAT")]
+    pub(crate) log_format: LogFormat,
+}
+
+/// How log lines are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum LogFormat {
+    /// `2026-12-02T21:26:47Z  WARN datamin::runner: …`
+    Human,
+    /// `{"timestamp":…,"level":"WARN","fields":{…},"target":"datamin::runner"}`
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -57,6 +69,9 @@ effect from the next batch, an invalid one is reported and the last valid policy
         /// A source or sink option NAME=VALUE (Spark's names, see below). Repeatable.
         #[arg(long = "option", value_name = "NAME=VALUE", value_parser = parse_option)]
         options: Vec<(String, String)>,
+        /// Serve Prometheus metrics at http://ADDR/metrics (e.g. 127.0.0.1:9464).
+        #[arg(long, value_name = "ADDR", env = "DATAMIN_METRICS_ADDR")]
+        metrics_addr: Option<std::net::SocketAddr>,
         /// Override a policy parameter: PATH=VALUE, e.g. privacy_zone.radius_m=300 or
         /// tables.records.rules[2].enabled=false (VALUE is TOML). Repeatable.
         #[arg(long, value_name = "PATH=VALUE", value_parser = parse_option)]

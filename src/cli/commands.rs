@@ -25,6 +25,7 @@ pub(crate) async fn run(command: Command) -> Result<ExitCode, Failure> {
             trigger,
             options,
             set,
+            metrics_addr,
             key_file,
             overwrite,
             jobs,
@@ -45,6 +46,16 @@ pub(crate) async fn run(command: Command) -> Result<ExitCode, Failure> {
                     location: policy,
                     overrides: set,
                 }),
+                metrics: metrics_addr.map(|_| datamin::metrics::Metrics::new()),
+            };
+            // serves until the command returns
+            let _server = match (&opts.metrics, metrics_addr) {
+                (Some(m), Some(addr)) => {
+                    let s = m.serve(addr)?;
+                    tracing::info!("metrics at http://{}/metrics", s.addr());
+                    Some(s)
+                }
+                _ => None,
             };
             run_cmd(key_file.as_deref(), &opts, json).await
         }

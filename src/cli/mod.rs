@@ -109,18 +109,20 @@ pub(crate) fn report(f: &Failure) -> ExitCode {
     }
 }
 
-/// The `datamin` program: logging to stderr (`DATAMIN_LOG`, default `warn`), arguments, then
-/// the subcommand on a Tokio runtime.
+/// The `datamin` program: arguments, logging to stderr (`DATAMIN_LOG`, default warnings and
+/// datamin's own info lines; `--log-format json` for one JSON object per line), then the
+/// subcommand on a Tokio runtime.
 pub fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("DATAMIN_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,datamin=info")),
-        )
-        .with_writer(io::stderr)
-        .with_ansi(io::stderr().is_terminal())
-        .init();
     let cli = args::Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_from_env("DATAMIN_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,datamin=info"));
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(io::stderr);
+    match cli.log_format {
+        args::LogFormat::Human => logs.with_ansi(io::stderr().is_terminal()).init(),
+        args::LogFormat::Json => logs.json().init(),
+    }
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

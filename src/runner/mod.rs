@@ -42,6 +42,7 @@ pub use self::summary::{RunSummary, TableSummary};
 pub use self::trigger::Trigger;
 use crate::checkpoint::{BatchOffsets, Checkpoint, OffsetSeqMetadata};
 use crate::format::{self, Activity};
+use crate::metrics::Metrics;
 use crate::minimizer::Minimizer;
 use crate::policy::Policy;
 use crate::schema::{Table, TableBatches};
@@ -76,6 +77,8 @@ pub struct RunOptions {
     /// Where the policy comes from, re-read before every batch (hot reload); `None`: the
     /// minimizer's policy for the whole run.
     pub policy: Option<PolicySource>,
+    /// Metrics to update after every batch ([`crate::metrics`]).
+    pub metrics: Option<Metrics>,
 }
 
 /// A policy location with `--set` overrides, re-read by the runner before every batch: a
@@ -278,6 +281,7 @@ pub async fn run(minimizer: &Minimizer, opts: &RunOptions) -> crate::Result<RunS
                 reloaded.as_ref().unwrap_or(minimizer),
                 &mut last_error,
                 &mut summary,
+                opts.metrics.as_ref(),
             )
             .await
         {
@@ -287,6 +291,9 @@ pub async fn run(minimizer: &Minimizer, opts: &RunOptions) -> crate::Result<RunS
         let id = next;
         let replay = planned.is_some_and(|p| p >= id);
         let files = source.files_for(id, opts.trigger == Trigger::Once).await?;
+        if let Some(m) = &opts.metrics {
+            m.files_waiting.set(source.waiting() as i64);
+        }
         if files.is_empty() {
             if let Trigger::ProcessingTime(interval) = opts.trigger {
                 if wait(tick + interval.max(Duration::from_millis(100)), &opts.stop).await {
@@ -337,9 +344,15 @@ pub async fn run(minimizer: &Minimizer, opts: &RunOptions) -> crate::Result<RunS
             jobs,
             progress: &progress,
             input_store: Arc::clone(input.store()),
+            metrics: opts.metrics.as_ref(),
         };
         batch.run(files.clone(), &mut summary).await?;
         checkpoint.commit(id).await?;
+        if let Some(m) = &opts.metrics {
+            m.batches.inc();
+            m.last_batch.set(id as i64);
+            m.batch_duration.observe(tick.elapsed().as_secs_f64());
+        }
         source.clean(&files).await?;
         if opts.trigger.is_bounded() {
             tracing::debug!(batch = id, files = files.len(), "batch {id} committed");
@@ -401,6 +414,7 @@ async fn reload(
     active: &Minimizer,
     last_error: &mut Option<String>,
     summary: &mut RunSummary,
+    metrics: Option<&Metrics>,
 ) -> Option<Minimizer> {
     let result = match crate::policy::read_policy_with(&src.location, &src.overrides).await {
         Ok(p) if p.sha256 == active.policy().sha256 => Ok(None),
@@ -420,12 +434,18 @@ async fn reload(
         Ok(Some((m, sha))) => {
             *last_error = None;
             tracing::info!(policy = %src.location, sha256 = %sha, "policy changed: the next batch uses it");
+            if let Some(m) = metrics {
+                m.policy_reloads.inc();
+            }
             Some(m)
         }
         Err(e) => {
             if last_error.as_ref() != Some(&e) {
                 tracing::warn!("policy change refused, keeping the last valid policy: {e}");
                 summary.policy_errors.push(e.clone());
+                if let Some(m) = metrics {
+                    m.policy_errors.inc();
+                }
                 *last_error = Some(e);
             }
             None
@@ -469,6 +489,7 @@ struct BatchContext<'a> {
     jobs: usize,
     progress: &'a indicatif::ProgressBar,
     input_store: Arc<dyn ObjectStore>,
+    metrics: Option<&'a Metrics>,
 }
 
 impl BatchContext<'_> {
@@ -483,8 +504,9 @@ impl BatchContext<'_> {
         .await?;
         let mut rejected = Vec::new();
         let mut input = TableBatches::new();
+        let mut bytes = 0;
         for (file, size, res) in decoded {
-            summary.bytes_read += size;
+            bytes += size;
             match res {
                 Ok((activity, batches)) => {
                     if !activity.warnings.is_empty() {
@@ -497,8 +519,19 @@ impl BatchContext<'_> {
                 Err(r) => rejected.push(r),
             }
         }
+        summary.bytes_read += bytes;
         summary.files_found += n_files;
         summary.files_decoded += n_files - rejected.len();
+        if let Some(m) = self.metrics {
+            let label = |r: &str| vec![("result", r.to_string())];
+            m.files
+                .get_or_create(&label("decoded"))
+                .inc_by((n_files - rejected.len()) as u64);
+            m.files
+                .get_or_create(&label("quarantined"))
+                .inc_by(rejected.len() as u64);
+            m.input_bytes.inc_by(bytes);
+        }
 
         if !rejected.is_empty() {
             let mut lines = String::new();
@@ -546,6 +579,21 @@ impl BatchContext<'_> {
                 },
                 removed_by_rule: t.removed_by_rule.clone(),
             });
+        }
+        if let Some(m) = self.metrics {
+            for t in &minimized.tables {
+                let table = vec![("table", t.table.name().to_string())];
+                m.rows_in.get_or_create(&table).inc_by(t.rows_in);
+                m.rows_out.get_or_create(&table).inc_by(t.rows_out);
+                for (rule, n) in &t.removed_by_rule {
+                    let mut l = table.clone();
+                    l.push(("rule", rule.clone()));
+                    m.rows_removed.get_or_create(&l).inc_by(*n);
+                }
+            }
+            if let Some(z) = &minimized.privacy_zone {
+                m.zone_hidden.inc_by(z.records_hidden as u64);
+            }
         }
         summary.add_zone(minimized.privacy_zone);
         Ok(())

@@ -272,6 +272,7 @@ pub struct FileStreamSource {
     log: MetadataLog<FileEntry>,
     seen: SeenFiles,
     available_now: Option<HashSet<String>>,
+    waiting: usize,
 }
 
 impl FileStreamSource {
@@ -315,6 +316,7 @@ impl FileStreamSource {
             log,
             seen,
             available_now: None,
+            waiting: 0,
         })
     }
 
@@ -410,6 +412,7 @@ impl FileStreamSource {
                 .max(1)
                 .min(new.len())
         };
+        self.waiting = new.len() - take;
         new.truncate(take);
         if new.is_empty() {
             return Ok(new);
@@ -428,6 +431,12 @@ impl FileStreamSource {
         self.log.add(batch_id, entries).await?;
         self.seen.purge();
         Ok(new)
+    }
+
+    /// New files seen by the last [`FileStreamSource::files_for`] but left for later batches
+    /// (the per-trigger limits).
+    pub fn waiting(&self) -> usize {
+        self.waiting
     }
 
     /// The entries logged for exactly `batch_id` (a compacted batch file holds earlier

@@ -113,3 +113,46 @@ def test_sigkill_at_random_moments_loses_and_duplicates_nothing(shared, tmp_path
     # every file read exactly once (the checkpoint's source log)
     logged = [e["path"] for e in log_entries(out / "_checkpoint" / "sources" / "0")]
     assert sorted(logged) == sorted(p.as_uri() for p in inp.iterdir())
+
+
+def test_metrics_json_logs_and_graceful_stop(shared, tmp_path):
+    """A stream serves Prometheus metrics, logs JSON lines, and stops at a batch boundary on
+    SIGTERM with its summary."""
+    import socket
+    import urllib.request
+    inp, out = tmp_path / "in", tmp_path / "out"
+    stage(sorted((shared / "fit").glob("*.fit"))[:6], inp)
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    env = dict(os.environ, DATAMIN_KEY=KEY)
+    p = subprocess.Popen([str(BIN), "--log-format", "json", "run", "--policy", str(POLICY),
+                          "--input", str(inp), "--output", str(out), "--json",
+                          "--trigger", "processing-time=200ms", "--option", "maxFilesPerTrigger=2",
+                          "--metrics-addr", f"127.0.0.1:{port}"],
+                         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        body = ""
+        for _ in range(100):
+            time.sleep(0.1)
+            try:
+                body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2).read().decode()
+            except OSError:
+                continue
+            if "datamin_last_committed_batch 2\n" in body:
+                break
+        assert "datamin_last_committed_batch 2\n" in body, body
+        assert "datamin_batches_total 3\n" in body
+        assert 'datamin_files_total{result="decoded"}' in body and body.endswith("# EOF\n")
+        rows = sum(int(l.split()[-1]) for l in body.splitlines() if l.startswith('datamin_rows_out_total{table="records"}'))
+        assert rows > 0
+    finally:
+        p.send_signal(signal.SIGTERM)
+        stdout, stderr = p.communicate(timeout=30)
+    assert p.returncode in (0, 1), stderr
+    summary = json.loads(stdout)
+    assert summary["stopped"] and summary["batches"] == [0, 1, 2]
+    logs = [json.loads(l) for l in stderr.splitlines()]
+    committed = [l for l in logs if l["fields"].get("message", "").startswith("batch ")]
+    assert [l["fields"]["batch"] for l in committed] == [0, 1, 2]
