@@ -85,6 +85,43 @@ fn bad_values_are_rejected() {
     assert!(e.message.contains("already transformed"), "{e}");
     let e = err("[key]\nenv = \"A\"\nfile = \"b\"\n[tables.records]\nkeep = [\"timestamp\"]\n");
     assert_eq!(e.key.as_deref(), Some("key.file"));
+
+    // [job]: trigger and Spark option names and values, with their location
+    let job = "[tables.records]\nkeep = [\"timestamp\"]\n[job]\n";
+    let e = err(&format!("{job}trigger = \"every-now-and-then\"\n"));
+    assert_eq!((e.key.as_deref(), e.line), (Some("job.trigger"), Some(4)));
+    let e = err(&format!("{job}[job.options]\nmaxFilesPerTrigger = 0\n"));
+    assert_eq!(
+        (e.key.as_deref(), e.line, e.column),
+        (Some("job.options.maxFilesPerTrigger"), Some(5), Some(22))
+    );
+    assert!(e.message.contains("positive"), "{e}");
+    let e = err(&format!("{job}[job.options]\nmaxFilesPerTriger = 5\n"));
+    assert!(
+        e.message
+            .contains("unknown option; known: maxFilesPerTrigger"),
+        "{e}"
+    );
+    let e = err(&format!("{job}[job.options]\ncleanSource = \"archive\"\n"));
+    assert!(e.message.contains("needs sourceArchiveDir"), "{e}");
+    let p = Policy::parse(
+        "p.toml",
+        &format!("{job}trigger = \"processing-time=1min\"\n[job.options]\nmaxFilesPerTrigger = 5\nlatestFirst = true\n"),
+    )
+    .unwrap();
+    assert_eq!(
+        p.job.trigger,
+        Some(datamin::runner::Trigger::ProcessingTime(
+            std::time::Duration::from_secs(60)
+        ))
+    );
+    assert_eq!(
+        p.job.options,
+        vec![
+            ("latestFirst".to_string(), "true".to_string()),
+            ("maxFilesPerTrigger".to_string(), "5".to_string())
+        ]
+    );
 }
 
 #[tokio::test]

@@ -63,10 +63,12 @@ effect from the next batch, an invalid one is reported and the last valid policy
         /// Checkpoint directory (default: OUTPUT/_checkpoint).
         #[arg(long, env = "DATAMIN_CHECKPOINT")]
         checkpoint: Option<String>,
-        /// When batches run: available-now, once or processing-time=INTERVAL.
-        #[arg(long, default_value = "available-now", env = "DATAMIN_TRIGGER")]
-        trigger: datamin::runner::Trigger,
-        /// A source or sink option NAME=VALUE (Spark's names, see below). Repeatable.
+        /// When batches run: available-now (default), once or processing-time=INTERVAL.
+        /// Overrides the policy's [job] trigger.
+        #[arg(long, env = "DATAMIN_TRIGGER")]
+        trigger: Option<datamin::runner::Trigger>,
+        /// A source or sink option NAME=VALUE (Spark's names, see below); overrides the same
+        /// option of the policy's [job.options]. Repeatable.
         #[arg(long = "option", value_name = "NAME=VALUE", value_parser = parse_option)]
         options: Vec<(String, String)>,
         /// Serve Prometheus metrics at http://ADDR/metrics (e.g. 127.0.0.1:9464).

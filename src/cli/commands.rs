@@ -32,11 +32,11 @@ pub(crate) async fn run(command: Command) -> Result<ExitCode, Failure> {
             json,
             quiet,
         } => {
-            let opts = RunOptions {
+            let mut opts = RunOptions {
                 input,
                 output,
                 checkpoint,
-                trigger,
+                trigger: trigger.unwrap_or_default(),
                 options,
                 overwrite,
                 jobs,
@@ -57,7 +57,7 @@ pub(crate) async fn run(command: Command) -> Result<ExitCode, Failure> {
                 }
                 _ => None,
             };
-            run_cmd(key_file.as_deref(), &opts, json).await
+            run_cmd(key_file.as_deref(), &mut opts, trigger.is_some(), json).await
         }
         Command::Sql {
             query,
@@ -151,10 +151,12 @@ async fn policy_and_key(
     Ok((policy, key))
 }
 
-/// `datamin run`: exit code 1 when files were quarantined.
+/// `datamin run`: exit code 1 when files were quarantined. The policy's `[job]` fills the
+/// trigger (unless `trigger_given`) and the options the command line does not set.
 async fn run_cmd(
     key_file: Option<&str>,
-    opts: &RunOptions,
+    opts: &mut RunOptions,
+    trigger_given: bool,
     json: bool,
 ) -> Result<ExitCode, Failure> {
     let source = opts
@@ -170,6 +172,13 @@ async fn run_cmd(
         !opts.trigger.is_bounded(),
     )
     .await?;
+    if !trigger_given && let Some(t) = policy.job.trigger {
+        opts.trigger = t;
+    }
+    // command-line options come last: they win
+    let mut options = policy.job.options.clone();
+    options.append(&mut opts.options);
+    opts.options = options;
     let minimizer = Minimizer::new(policy, key)?;
     let summary = datamin::runner::run(&minimizer, opts).await?;
     if json {

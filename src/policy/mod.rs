@@ -37,11 +37,12 @@
 //!
 //! Layout: `model.rs` (the policy, its tables and kept columns), `validate.rs` (error
 //! locations and the shared parameter checks), `params.rs` (a rule's raw TOML), `zone.rs`
-//! (`[privacy_zone]`), `load.rs` (a policy with its key), `overrides.rs` (`--set`), [`rules`] (one file per rule, registered in one list) and
+//! (`[privacy_zone]`), `load.rs` (a policy with its key), `overrides.rs` (`--set`), `job.rs` (`[job]`), [`rules`] (one file per rule, registered in one list) and
 //! `compile.rs` (the query of a table, assembled from the rules' parts).
 
 mod compile;
 mod default_keyring;
+mod job;
 mod key;
 mod load;
 mod model;
@@ -55,6 +56,7 @@ pub use compile::{CompiledView, RAW_SCHEMA, VIEW_SCHEMA, ident, literal};
 pub use default_keyring::{
     DATAMIN_HOME_ENV, KeyOrigin, default_keyring_path, load_existing_key, load_or_create_key,
 };
+pub use job::JobConfig;
 pub use key::{DEFAULT_KEY_ENV, KeyConfig, KeyError, load_key, load_key_by_id};
 pub use load::{load_policy_and_key, load_session_key, read_policy, read_policy_with};
 pub use model::{Policy, PolicyError, Rule, TablePolicy};

@@ -101,6 +101,8 @@ pub struct Policy {
     /// The `[privacy_zone]` rule when enabled (see [`crate::privacy`]); it applies to every
     /// table before the per-column rules.
     pub privacy_zone: Option<crate::privacy::ZoneConfig>,
+    /// The `[job]` section: trigger and source/sink options of `datamin run`.
+    pub job: super::job::JobConfig,
 }
 
 #[derive(Deserialize)]
@@ -112,6 +114,7 @@ struct RawPolicy {
     #[serde(default)]
     tables: BTreeMap<Spanned<String>, Spanned<RawTable>>,
     privacy_zone: Option<Spanned<RawZone>>,
+    job: Option<super::job::RawJob>,
 }
 
 #[derive(Deserialize)]
@@ -180,6 +183,10 @@ impl Policy {
             None => None,
             Some(z) => validate_zone(&cx, z)?,
         };
+        let job = match raw.job {
+            None => super::job::JobConfig::default(),
+            Some(j) => super::job::validate_job(&cx, j)?,
+        };
         if tables.is_empty() {
             return Err(cx.err(
                 None,
@@ -195,6 +202,7 @@ impl Policy {
             key,
             tables,
             privacy_zone,
+            job,
         })
     }
 

@@ -156,3 +156,19 @@ def test_metrics_json_logs_and_graceful_stop(shared, tmp_path):
     logs = [json.loads(l) for l in stderr.splitlines()]
     committed = [l for l in logs if l["fields"].get("message", "").startswith("batch ")]
     assert [l["fields"]["batch"] for l in committed] == [0, 1, 2]
+
+
+def test_job_section_and_command_line_options(shared, tmp_path):
+    """The policy's [job] options apply; the same option on the command line wins."""
+    policy = tmp_path / "job.toml"
+    policy.write_text(POLICY.read_text() + "\n[job.options]\nmaxFilesPerTrigger = 20\n")
+    inp = shared / "fit"
+    p = datamin("run", "--policy", policy, "--input", inp, "--output", tmp_path / "a", "--json")
+    assert json.loads(p.stdout)["batches"] == [0, 1, 2, 3]
+    p = datamin("run", "--policy", policy, "--input", inp, "--output", tmp_path / "b", "--json",
+                "--option", "maxFilesPerTrigger=40")
+    assert json.loads(p.stdout)["batches"] == [0, 1]
+    bad = tmp_path / "bad.toml"
+    bad.write_text(POLICY.read_text() + "\n[job]\ntrigger = \"sometimes\"\n")
+    p = datamin("run", "--policy", bad, "--input", inp, "--output", tmp_path / "c", check=False)
+    assert p.returncode == 2 and "bad.toml:" in p.stderr and "job.trigger" in p.stderr, p.stderr
