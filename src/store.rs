@@ -194,12 +194,26 @@ impl Location {
         format!("{}{}", self.store_url.as_str(), path)
     }
 
-    /// The location as a DataFusion listing URL (globs such as `s3://b/*/x.fit` kept).
+    /// The location as a DataFusion listing URL. A glob in the path (`*`, `?`, `[`) is kept
+    /// for every store, not only local paths (`s3://b/in/*/*.fit`: prefix `s3://b/in/`,
+    /// pattern `*/*.fit` matched against the path below the prefix).
     ///
     /// # Errors
-    /// The URL is not a valid listing URL.
+    /// The URL is not a valid listing URL or the glob is not a valid pattern.
     pub fn listing_url(&self) -> Result<datafusion::datasource::listing::ListingTableUrl> {
-        datafusion::datasource::listing::ListingTableUrl::parse(self.url.as_str())
+        use datafusion::datasource::listing::ListingTableUrl;
+        let path = self.url.path();
+        let Some(i) = path.find(['*', '?', '[']) else {
+            return ListingTableUrl::try_new(self.url.clone(), None);
+        };
+        let cut = path[..i].rfind('/').map_or(0, |j| j + 1);
+        let mut prefix = self.url.clone();
+        prefix.set_path(&path[..cut]);
+        let pattern = percent_decode(&path[cut..]);
+        let glob = glob::Pattern::new(&pattern).map_err(|e| {
+            DataFusionError::Configuration(format!("bad glob '{pattern}' in {}: {e}", self.url))
+        })?;
+        ListingTableUrl::try_new(prefix, Some(glob))
     }
 
     /// The whole object's bytes.
@@ -234,4 +248,43 @@ impl std::fmt::Display for Location {
 /// be read (not found, permissions, network).
 pub async fn read_location(location: &str) -> Result<Vec<u8>> {
     Ok(Location::parse(location)?.read().await?.to_vec())
+}
+
+/// `%XX` escapes of a URL path decoded (invalid escapes kept as they are).
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%'
+            && i + 2 < b.len()
+            && b[i + 1].is_ascii_hexdigit()
+            && b[i + 2].is_ascii_hexdigit()
+        {
+            let hex = |c: u8| (c as char).to_digit(16).unwrap_or(0) as u8;
+            out.push(hex(b[i + 1]) * 16 + hex(b[i + 2]));
+            i += 3;
+            continue;
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs_work_for_every_store() {
+        let l = Location::parse("s3://bucket/in/*/day-[0-9].fit").unwrap();
+        let u = l.listing_url().unwrap();
+        assert_eq!(u.as_str(), "s3://bucket/in/");
+        assert!(u.contains(&Path::from("in/alice/day-1.fit"), false));
+        assert!(!u.contains(&Path::from("in/alice/day-x.fit"), false));
+        let l = Location::parse("/data/in/").unwrap();
+        assert!(l.listing_url().unwrap().get_glob().is_none());
+        assert_eq!(percent_decode("a%20b%zz%é"), "a b%zz%é");
+    }
 }

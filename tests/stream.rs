@@ -599,3 +599,17 @@ async fn set_overrides_a_policy_parameter() {
     assert!(md["datamin.policy.rules"].contains("130"));
     assert_eq!(md["datamin.policy.sha256"], p.sha256);
 }
+
+#[tokio::test]
+async fn a_glob_input_takes_only_matching_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let (input, out) = (dir.path().join("in"), dir.path().join("out"));
+    stage(&input.join("alice"), &GOOD);
+    stage(&input.join("bob"), &GOOD[..1]);
+    let glob = input.join("*").join("9-*.fit");
+    let s = run(&minimizer(), &opts(&glob, &out, &[])).await.unwrap();
+    // the FIT file named 9-… in each folder; not the TCX or 7-… files
+    assert_eq!(s.files_found, 2);
+    let t = s.tables.iter().find(|t| t.table == "records").unwrap();
+    assert_eq!(t.rows_out, 21 + 21);
+}

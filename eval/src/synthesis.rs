@@ -23,11 +23,11 @@ pub const MIN_TRACK_EXTENT_M: f64 = 1000.0;
 
 /// Decodes every FIT/TCX file below `location` (path or URL), skipping undecodable ones.
 pub async fn load_activities(location: &str) -> datafusion::common::Result<Vec<Activity>> {
-    use datafusion::datasource::listing::ListingTableUrl;
     use datamin::format::ActivityFormat;
     let ctx = datamin::context::session_context(None, 1);
-    let url = ListingTableUrl::parse(datamin::store::location_to_url(location)?.as_str())?;
-    let store = ctx.runtime_env().object_store(url.object_store())?;
+    let loc = datamin::store::Location::parse(location)?;
+    let url = loc.listing_url()?;
+    let store = std::sync::Arc::clone(loc.store());
     let files = datamin::source::files::list_activity_files(
         &ctx.state(),
         &store,

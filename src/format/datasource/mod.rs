@@ -180,8 +180,10 @@ pub async fn listing_table(
     options: ActivityOptions,
     infer_partitions: bool,
 ) -> Result<Arc<dyn TableProvider>> {
-    let url = crate::store::location_to_url(location)?;
-    let url = with_extension_glob(ListingTableUrl::parse(url.as_str())?, format)?;
+    let url = with_extension_glob(
+        crate::store::Location::parse(location)?.listing_url()?,
+        format,
+    )?;
     let file_format = Arc::new(ActivityFileFormat::new(format, options));
     let mut listing = ListingOptions::new(file_format).with_file_extension("");
     if infer_partitions {
