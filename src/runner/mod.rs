@@ -41,7 +41,7 @@ use futures::{StreamExt, TryStreamExt};
 pub use self::summary::{RunSummary, TableSummary};
 pub use self::trigger::Trigger;
 use crate::checkpoint::{BatchOffsets, Checkpoint, OffsetSeqMetadata};
-use crate::format::{self, Activity};
+use crate::format;
 use crate::metrics::Metrics;
 use crate::minimizer::Minimizer;
 use crate::policy::Policy;
@@ -127,19 +127,17 @@ fn parse_options(options: &[(String, String)]) -> crate::Result<(FileSourceOptio
     Ok((source, max_records))
 }
 
+/// A decoded file's warnings and canonical batches (the row structs are dropped as soon as
+/// the batches exist, so a batch holds its input once).
+type DecodedFile = (Vec<String>, [RecordBatch; 4]);
+
 /// Decodes the files with up to `jobs` at a time, keeping their order.
 async fn decode_all(
     store: Arc<dyn ObjectStore>,
     files: Vec<SourceFile>,
     jobs: usize,
     progress: &indicatif::ProgressBar,
-) -> Result<
-    Vec<(
-        SourceFile,
-        u64,
-        std::result::Result<(Activity, [RecordBatch; 4]), Rejected>,
-    )>,
-> {
+) -> Result<Vec<(SourceFile, u64, std::result::Result<DecodedFile, Rejected>)>> {
     futures::stream::iter(files)
         .map(|file| {
             let store = Arc::clone(&store);
@@ -147,21 +145,21 @@ async fn decode_all(
                 let read =
                     format::read_activity(&store, &file.meta.location, &file.url, file.format)
                         .await?;
-                let (size, res) =
-                    match read {
-                        Ok(format::Decoded { activity, size }) => {
-                            let built = activity.to_batches().map(|b| (activity, b)).map_err(|e| {
-                                Rejected {
-                                    file: file.url.clone(),
-                                    size,
-                                    sha256: String::new(),
-                                    reason: e.to_string(),
-                                }
+                let (size, res) = match read {
+                    Ok(format::Decoded { activity, size }) => {
+                        let built = activity
+                            .to_batches()
+                            .map(|b| (activity.warnings, b))
+                            .map_err(|e| Rejected {
+                                file: file.url.clone(),
+                                size,
+                                sha256: String::new(),
+                                reason: e.to_string(),
                             });
-                            (size, built)
-                        }
-                        Err(q) => (q.size, Err(q)),
-                    };
+                        (size, built)
+                    }
+                    Err(q) => (q.size, Err(q)),
+                };
                 Ok::<_, DataFusionError>((file, size, res))
             }
         })
@@ -508,9 +506,9 @@ impl BatchContext<'_> {
         for (file, size, res) in decoded {
             bytes += size;
             match res {
-                Ok((activity, batches)) => {
-                    if !activity.warnings.is_empty() {
-                        summary.warnings.insert(file.url.clone(), activity.warnings);
+                Ok((warnings, batches)) => {
+                    if !warnings.is_empty() {
+                        summary.warnings.insert(file.url.clone(), warnings);
                     }
                     for (t, b) in Table::ALL.into_iter().zip(batches) {
                         input.push(t, b);
