@@ -37,7 +37,7 @@ Triggers (Spark's):
 
 Options (--option NAME=VALUE, Spark's names):
   maxFilesPerTrigger=N     at most N new files per batch
-  maxBytesPerTrigger=SIZE  at most SIZE bytes of new files per batch (default 64m when no limit is set)
+  maxBytesPerTrigger=SIZE  at most SIZE bytes of new files per batch (default 32m when no limit is set)
   latestFirst=true         newest files first
   maxFileAge=7d            ignore files older than the newest seen minus this
   fileNameOnly=true        a file is seen by its name, not its path

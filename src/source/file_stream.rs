@@ -5,7 +5,7 @@
 //! | option | meaning | default |
 //! |---|---|---|
 //! | `maxFilesPerTrigger` | at most this many new files per batch | none |
-//! | `maxBytesPerTrigger` | at most this many bytes of new files per batch (a batch always takes at least one file) | 64 MiB in datamin when neither limit is set |
+//! | `maxBytesPerTrigger` | at most this many bytes of new files per batch (a batch always takes at least one file) | 32 MiB in datamin when neither limit is set |
 //! | `latestFirst` | newest files first | `false` |
 //! | `maxFileAge` | ignore files older than this, relative to the newest file seen (not the clock); ignored when `latestFirst` and a limit are set | `7d` |
 //! | `fileNameOnly` | a file is "seen" by its name, not its full path | `false` |
@@ -16,7 +16,7 @@
 //! written to the checkpoint's source log *before* the batch runs, so a restart re-reads
 //! the same files; files in the log are never read again (a quarantined file included).
 //!
-//! Spark's file source has no default size limit; datamin bounds every batch to 64 MiB of
+//! Spark's file source has no default size limit; datamin bounds every batch to 32 MiB of
 //! input unless one is set, so that memory is bounded by the batch, not by the input.
 
 use std::collections::{HashMap, HashSet};
@@ -35,7 +35,7 @@ use crate::source::files::{SourceFile, list_activity_files};
 use crate::store::Location;
 
 /// Input bytes per batch when neither `maxFilesPerTrigger` nor `maxBytesPerTrigger` is set.
-pub const DEFAULT_MAX_BYTES_PER_TRIGGER: u64 = 64 * 1024 * 1024;
+pub const DEFAULT_MAX_BYTES_PER_TRIGGER: u64 = 32 * 1024 * 1024;
 
 /// What `cleanSource` does with a batch's files after it commits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
