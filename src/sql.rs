@@ -147,6 +147,10 @@ pub async fn register_input(
 /// `<location>` and the policy's `minimized.*` views ([`register_input`]). `<policy>` is a
 /// TOML file path, or the TOML text itself when it spans several lines; a bad policy fails
 /// with its location (`file:line:column: key: message`).
+///
+/// # Errors
+/// The first statement that fails to parse, plan or run (with DataFusion's error), or an
+/// `APPLY POLICY` whose policy or location is invalid; statements before it have run.
 pub async fn run_script(ctx: &SessionContext, script: &str) -> Result<Vec<Vec<RecordBatch>>> {
     let mut out = Vec::new();
     for piece in split_statements(script) {
@@ -262,6 +266,9 @@ fn string_literal(s: &str) -> Option<(String, &str)> {
 }
 
 /// Renders batches in `format`.
+///
+/// # Errors
+/// Arrow cannot format a value (a type the pretty printer or JSON writer does not support).
 pub fn render(batches: &[RecordBatch], format: OutputFormat) -> Result<String> {
     match format {
         OutputFormat::Table => {

@@ -1,10 +1,12 @@
-//! Object stores: local files always, S3-compatible stores on demand.
+//! Object stores: local files always, S3-compatible stores and HDFS on demand.
 //!
 //! [`AutoStoreRegistry`] wraps DataFusion's default registry: the first time an
 //! `s3://bucket/…` URL is used, it builds an S3 client for that bucket from the standard
 //! AWS environment variables (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_REGION`,
 //! `AWS_ENDPOINT` for S3-compatible servers such as MinIO or moto, `AWS_ALLOW_HTTP=true`
-//! for plain-HTTP endpoints) and registers it. Every reader and writer in datamin goes
+//! for plain-HTTP endpoints) and registers it. With the `hdfs` cargo feature, `hdfs://` and
+//! `viewfs://` URLs get the native HDFS client (`hdfs-native-object-store`; Hadoop's
+//! configuration from `HADOOP_CONF_DIR`); without it they are an error that says so. Every reader and writer in datamin goes
 //! through this registry, never through `std::fs`, so any location works everywhere.
 
 use std::sync::Arc;
@@ -60,6 +62,25 @@ impl ObjectStoreRegistry for AutoStoreRegistry {
                 self.inner.register_store(url, Arc::clone(&store));
                 Ok(store)
             }
+            #[cfg(feature = "hdfs")]
+            "hdfs" | "viewfs" => {
+                // The client connects on first use; Hadoop configuration (HA name services,
+                // Kerberos) comes from `HADOOP_CONF_DIR` as in Hadoop's own clients.
+                let base = format!("{}://{}", url.scheme(), url.authority());
+                let store: Arc<dyn ObjectStore> = Arc::new(
+                    hdfs_native_object_store::HdfsObjectStoreBuilder::new()
+                        .with_url(base)
+                        .build()
+                        .map_err(|e| DataFusionError::ObjectStore(Box::new(e)))?,
+                );
+                self.inner.register_store(url, Arc::clone(&store));
+                Ok(store)
+            }
+            #[cfg(not(feature = "hdfs"))]
+            "hdfs" | "viewfs" => Err(DataFusionError::Configuration(format!(
+                "'{url}': this datamin was built without HDFS support \
+                 (build it with `cargo install datamin --features hdfs`)"
+            ))),
             _ => self.inner.get_store(url),
         }
     }
@@ -67,6 +88,9 @@ impl ObjectStoreRegistry for AutoStoreRegistry {
 
 /// Turns a CLI location (a local path, relative or absolute, or a URL) into a URL string.
 /// A location ending in `/` (or an existing local directory) is a directory.
+///
+/// # Errors
+/// The text is empty, or the current directory cannot be read for a relative path.
 pub fn location_to_url(location: &str) -> Result<Url> {
     if let Ok(u) = Url::parse(location)
         && u.scheme().len() > 1
@@ -286,5 +310,24 @@ mod tests {
         let l = Location::parse("/data/in/").unwrap();
         assert!(l.listing_url().unwrap().get_glob().is_none());
         assert_eq!(percent_decode("a%20b%zz%é"), "a b%zz%é");
+    }
+
+    /// `hdfs://` is a store with the `hdfs` feature (the client connects on first use, so
+    /// no cluster is needed to build one) and a clear error without it.
+    #[test]
+    fn hdfs_locations() {
+        let parsed = Location::parse("hdfs://namenode:9000/data/in/*.fit");
+        #[cfg(feature = "hdfs")]
+        {
+            let l = parsed.unwrap();
+            assert_eq!(l.store_url().as_str(), "hdfs://namenode:9000/");
+            assert_eq!(l.listing_url().unwrap().as_str(), "hdfs://namenode:9000/data/in/");
+            assert_eq!(l.path().as_ref(), "data/in/*.fit");
+        }
+        #[cfg(not(feature = "hdfs"))]
+        {
+            let e = parsed.unwrap_err().to_string();
+            assert!(e.contains("without HDFS support"), "{e}");
+        }
     }
 }

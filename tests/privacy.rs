@@ -9,12 +9,12 @@ use datamin::udfs::geo::haversine_m;
 const KEY: &[u8] = b"privacy-test-key-0123456789";
 
 fn shared(p: &str) -> Vec<u8> {
-    std::fs::read(format!("{}/../shared/data/{p}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+    std::fs::read(format!("{}/tests/data/{p}", env!("CARGO_MANIFEST_DIR"))).unwrap()
 }
 
 #[test]
 fn no_point_or_derived_value_reveals_the_hidden_endpoints() {
-    let bytes = shared("fit/fitparse__activity-small-fenix2-run.fit");
+    let bytes = shared("fitparse__activity-small-fenix2-run.fit");
     let orig = decode(ActivityFormat::Fit, "run.fit", &bytes).unwrap();
     let mut a = orig.clone();
     // ungated, so that the derived values of a partly visible activity can be checked (the
@@ -102,7 +102,7 @@ fn no_point_or_derived_value_reveals_the_hidden_endpoints() {
 fn gated_activities_show_nothing_on_the_home_side_of_the_shifted_centre() {
     use datamin::privacy::subject_offset;
     use datamin::udfs::geo::LocalFrame;
-    let bytes = shared("fit/fitparse__activity-small-fenix2-run.fit");
+    let bytes = shared("fitparse__activity-small-fenix2-run.fit");
     let orig = decode(ActivityFormat::Fit, "run.fit", &bytes).unwrap();
     let pos = |r: &datamin::format::RecordRow| r.position_lat.zip(r.position_long);
     let start = orig.records.iter().find_map(pos).unwrap();

@@ -9,9 +9,9 @@ use datamin_eval::{
 
 const KEY: &[u8] = b"privacy-test-key-0123456789";
 
-/// A file of the `shared/` folder beside the checkout (this crate is `<checkout>/eval`).
+/// A file of the checkout's `tests/data/` (this crate is `<checkout>/eval`).
 fn shared(p: &str) -> Vec<u8> {
-    let path = format!("{}/../../shared/data/{p}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!("{}/../tests/data/{p}", env!("CARGO_MANIFEST_DIR"));
     std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
@@ -19,14 +19,14 @@ fn shared(p: &str) -> Vec<u8> {
 fn attacks_fail_on_datamin_zones_and_succeed_on_platform_zones() {
     let mut acts = Vec::new();
     for f in [
-        "fit/fitparse__activity-small-fenix2-run.fit",
-        "fit/fitparse__2013-02-06-12-11-14.fit",
-        "fit/fitparse__Edge810-Vector-2013-08-16-15-35-10.fit",
-        "fit/fitparse__garmin-edge-500-activity.fit",
-        "fit/tormoderfit__mornindew-broken.fit",
-        "tcx/tcxparser__test.tcx",
-        "tcx/stravalib__sample.tcx",
-        "tcx/tcxreader__mapmyride_biking.tcx",
+        "fitparse__activity-small-fenix2-run.fit",
+        "fitparse__2013-02-06-12-11-14.fit",
+        "fitparse__Edge810-Vector-2013-08-16-15-35-10.fit",
+        "fitparse__garmin-edge-500-activity.fit",
+        "tormoderfit__mornindew-broken.fit",
+        "tcxparser__test.tcx",
+        "stravalib__sample.tcx",
+        "tcxreader__mapmyride_biking.tcx",
     ] {
         let fmt = ActivityFormat::from_path(f).unwrap();
         acts.push(decode(fmt, f, &shared(f)).unwrap());

@@ -24,6 +24,10 @@ use super::rows::{Activity, ActivityRow, RecordRow, SummaryRow};
 use crate::schema::DEGREES_PER_SEMICIRCLE;
 
 /// Decodes the FIT bytes `data` into `out` (rows are appended). See the module docs.
+///
+/// # Errors
+/// A bad header, a CRC mismatch or a message that cannot be parsed; rows decoded before the
+/// error stay in `out`.
 pub fn decode_into(data: &[u8], out: &mut Activity) -> Result<(), DecodeError> {
     // Field definitions of an impossible size are read as bytes, as fitparser would, but
     // without fitparser printing to stderr (see `fit_defs`).

@@ -303,6 +303,9 @@ impl Activity {
     }
 
     /// Builds the batches of all four tables, in [`Table::ALL`] order.
+    ///
+    /// # Errors
+    /// Arrow rejects a column (cannot happen for the canonical schemas unless memory runs out).
     pub fn to_batches(&self) -> Result<[RecordBatch; 4], ArrowError> {
         Ok([
             self.to_batch(Table::Records)?,

@@ -39,6 +39,10 @@ struct Version {
 
 /// Decodes TCX bytes into `out`. A malformed document or a `Trackpoint`/`Lap` outside an
 /// `Activity` is an error that names the byte position.
+///
+/// # Errors
+/// Malformed XML, a value that is not a number or time where one is expected, or a
+/// `Trackpoint`/`Lap` outside an `Activity`, with the byte position.
 pub fn decode_into(data: &[u8], out: &mut Activity) -> Result<(), DecodeError> {
     let mut reader = Reader::from_reader(data);
     reader.config_mut().trim_text(true);

@@ -135,6 +135,9 @@ struct RawTable {
 
 impl Policy {
     /// Reads and validates the policy file at `path` (a local file).
+    ///
+    /// # Errors
+    /// The file cannot be read, or [`Policy::parse`] rejects it.
     pub fn from_file(path: &str) -> Result<Self, PolicyError> {
         let text = std::fs::read_to_string(path).map_err(|e| PolicyError {
             file: path.to_string(),
@@ -147,6 +150,10 @@ impl Policy {
     }
 
     /// Validates policy `text`; `file` names it in errors.
+    ///
+    /// # Errors
+    /// Invalid TOML, an unknown key, table, column or rule, or a parameter out of range:
+    /// a [`PolicyError`] with `file:line:col` and the dotted key path.
     pub fn parse(file: &str, text: &str) -> Result<Self, PolicyError> {
         let cx = Ctx { file, text };
         let raw: RawPolicy = toml::from_str(text).map_err(|e| {

@@ -28,6 +28,9 @@ pub struct WrittenFile {
 
 /// Writer settings shared by every datamin Parquet file: ZSTD level 3, 1 Mi rows per row
 /// group, page statistics, and the given key-value metadata sorted by key.
+///
+/// # Errors
+/// The ZSTD level is rejected by the Parquet writer (a build with another parquet version).
 pub fn writer_properties(mut metadata: Vec<(String, String)>) -> Result<WriterProperties> {
     metadata.sort();
     let kv = metadata
@@ -57,6 +60,9 @@ pub fn key_value_metadata(
 }
 
 /// Encodes `batches` (all of `schema`) as one Parquet file in memory.
+///
+/// # Errors
+/// A batch does not match `schema`, or the Parquet writer fails.
 pub fn encode(
     schema: SchemaRef,
     batches: &[RecordBatch],
@@ -72,6 +78,9 @@ pub fn encode(
 }
 
 /// Encodes and stores one Parquet file at `path` in `store`.
+///
+/// # Errors
+/// As [`encode`], or the store rejects the write.
 pub async fn write(
     store: &Arc<dyn ObjectStore>,
     path: &Path,

@@ -29,6 +29,9 @@ pub struct SourceFile {
 
 /// Lists the activity files of `url` in `store`, keeping those whose format is in
 /// `formats`, sorted by path.
+///
+/// # Errors
+/// Listing the store fails (missing bucket, no permission, I/O error).
 pub async fn list_activity_files(
     session: &dyn Session,
     store: &Arc<dyn ObjectStore>,

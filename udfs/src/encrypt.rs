@@ -74,6 +74,10 @@ impl FieldCipher {
     }
 
     /// Decrypts a value made by [`FieldCipher::encrypt`] with the same key.
+    ///
+    /// # Errors
+    /// The text is not a datamin ciphertext (wrong prefix, bad hex, too short), or it was
+    /// encrypted with another key or altered (authentication fails).
     pub fn decrypt(&self, text: &str) -> Result<String, String> {
         let body = text
             .strip_prefix(PREFIX)

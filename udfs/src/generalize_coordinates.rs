@@ -27,6 +27,9 @@ use crate::util::const_f64;
 
 /// `struct<lat, long>` ([`GeneralizeCoordinatesFunc::fields`]) from two builders filled in
 /// step, null where `lat` is null.
+///
+/// # Errors
+/// The builders hold different numbers of values.
 pub fn lat_long_struct(mut lat: Float64Builder, mut long: Float64Builder) -> Result<ArrayRef> {
     let la: ArrayRef = Arc::new(lat.finish());
     let lo: ArrayRef = Arc::new(long.finish());

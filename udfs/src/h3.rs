@@ -27,6 +27,9 @@ use crate::util::const_f64;
 
 /// The cell of resolution `res` containing (`lat`, `long`) in degrees; an error message when
 /// the position is not finite.
+///
+/// # Errors
+/// `lat` or `long` is NaN or infinite.
 pub fn cell(lat: f64, long: f64, res: Resolution) -> std::result::Result<CellIndex, String> {
     LatLng::new(lat, long)
         .map(|ll| ll.to_cell(res))

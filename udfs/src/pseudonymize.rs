@@ -44,7 +44,10 @@ pub struct PseudonymKey {
 }
 
 impl PseudonymKey {
-    /// Creates a key. Errors when `bytes` is shorter than [`MIN_KEY_BYTES`] or `id` is empty.
+    /// Creates a key.
+    ///
+    /// # Errors
+    /// `bytes` is shorter than [`MIN_KEY_BYTES`], or `id` is empty.
     pub fn new(id: impl Into<String>, bytes: Vec<u8>) -> Result<Self, String> {
         let id = id.into();
         if id.trim().is_empty() {
