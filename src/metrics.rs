@@ -8,6 +8,7 @@
 //! | `datamin_last_committed_batch` | gauge | | id of the last committed batch |
 //! | `datamin_files_total` | counter | `result` = `decoded`, `quarantined` | input files taken |
 //! | `datamin_files_waiting` | gauge | | new files seen at the last trigger but left for later batches |
+//! | `datamin_messages_total` | counter | `result` (`decoded`, `rejected`) | Kafka messages taken |
 //! | `datamin_input_bytes_total` | counter | | bytes read from the input |
 //! | `datamin_rows_in_total` | counter | `table` | rows decoded |
 //! | `datamin_rows_out_total` | counter | `table` | rows written |
@@ -38,6 +39,7 @@ pub struct Metrics {
     pub(crate) last_batch: Gauge,
     pub(crate) files: Family<Labels, Counter>,
     pub(crate) files_waiting: Gauge,
+    pub(crate) messages: Family<Labels, Counter>,
     pub(crate) input_bytes: Counter,
     pub(crate) rows_in: Family<Labels, Counter>,
     pub(crate) rows_out: Family<Labels, Counter>,
@@ -85,6 +87,12 @@ impl Metrics {
             "New input files seen at the last trigger but left for later batches",
             files_waiting.clone(),
         );
+        let messages = Family::<Labels, Counter>::default();
+        r.register(
+            "messages",
+            "Kafka messages taken, by result (decoded, rejected)",
+            messages.clone(),
+        );
         let input_bytes = Counter::<u64, AtomicU64>::default();
         r.register(
             "input_bytes",
@@ -126,6 +134,7 @@ impl Metrics {
             last_batch,
             files,
             files_waiting,
+            messages,
             input_bytes,
             rows_in,
             rows_out,

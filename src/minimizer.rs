@@ -85,7 +85,8 @@ pub struct MinimizedTable {
 /// The result of [`Minimizer::minimize`].
 #[derive(Debug, Clone)]
 pub struct Minimized {
-    /// The tables the policy writes, in [`Table::ALL`] order.
+    /// The tables the policy writes: the canonical ones in [`Table::ALL`] order, then the
+    /// declared ones by name.
     pub tables: Vec<MinimizedTable>,
     /// What the privacy zone hid (`None`: the policy has no zone).
     pub privacy_zone: Option<ZoneStats>,
@@ -174,7 +175,11 @@ impl Minimizer {
     }
 
     async fn minimize_tables(&self, input: TableBatches, only: Option<Table>) -> Result<Minimized> {
-        let rows_in = Table::ALL.map(|t| input.num_rows(t) as u64);
+        let rows_in: std::collections::BTreeMap<Table, u64> = self
+            .views
+            .iter()
+            .map(|v| (v.table, input.num_rows(v.table) as u64))
+            .collect();
         let (input, privacy_zone) = match &self.zone {
             Some(z) => {
                 let (out, stats) = z.apply(input)?;
@@ -192,7 +197,7 @@ impl Minimizer {
                 .run_view(&ctx, view, input.get(view.table).to_vec())
                 .await?;
             tables.push(MinimizedTable {
-                rows_in: rows_in[view.table.index()],
+                rows_in: rows_in[&view.table],
                 ..t
             });
         }
@@ -222,9 +227,13 @@ impl Minimizer {
     ) -> Result<MinimizedTable> {
         let table = view.table;
         let raw = TableReference::partial(RAW_SCHEMA, table.name());
-        let schema = batches
-            .first()
-            .map_or_else(|| table.schema(), |b| b.schema());
+        let schema = match batches.first() {
+            Some(b) => b.schema(),
+            None => match self.policy.table(table) {
+                Some(t) => Arc::clone(&t.raw_schema),
+                None => return plan_err!("the policy does not write table {table}"),
+            },
+        };
         let before: u64 = batches.iter().map(|b| b.num_rows() as u64).sum();
         let mem = MemTable::try_new(schema, partitions(batches, self.target_partitions))?;
         ctx.register_table(raw.clone(), Arc::new(mem))?;

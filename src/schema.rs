@@ -30,11 +30,10 @@ pub fn timestamp_type() -> DataType {
 /// Degrees per FIT semicircle: `180 / 2³¹` (FIT profile, type `sint32`, units `semicircles`).
 pub const DEGREES_PER_SEMICIRCLE: f64 = 180.0 / 2_147_483_648.0;
 
-/// One of the canonical tables. Serializes as its [`Table::name`].
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
-)]
-#[serde(rename_all = "lowercase")]
+/// A table datamin writes: one of the four canonical activity tables that decoded files
+/// fill, or a table a policy declares (with its columns) for other input, such as the JSON or
+/// Avro messages of a Kafka topic. Serializes as its [`Table::name`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Table {
     /// One row per sample (FIT `record`, TCX `Trackpoint`).
     Records,
@@ -44,10 +43,56 @@ pub enum Table {
     Sessions,
     /// One row per file: device and user profile.
     Activities,
+    /// A table the policy declares (`[tables.<name>] columns = {…}`).
+    Declared(TableName),
+}
+
+/// The name of a declared table, interned: a `Copy` handle that compares by name. Each
+/// distinct name is stored once for the life of the process.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TableName(&'static str);
+
+impl TableName {
+    /// The handle of `name`.
+    pub fn intern(name: &str) -> Self {
+        static NAMES: LazyLock<std::sync::Mutex<std::collections::BTreeSet<&'static str>>> =
+            LazyLock::new(Default::default);
+        let mut names = NAMES.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = names.get(name) {
+            return Self(n);
+        }
+        let n: &'static str = Box::leak(name.to_string().into_boxed_str());
+        names.insert(n);
+        Self(n)
+    }
+
+    /// The name.
+    pub fn as_str(self) -> &'static str {
+        self.0
+    }
+}
+
+impl fmt::Debug for TableName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.0, f)
+    }
+}
+
+impl serde::Serialize for Table {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Table {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(d)?;
+        Ok(Table::from_name(&name))
+    }
 }
 
 impl Table {
-    /// All tables, in output order.
+    /// The canonical tables, in output order.
     pub const ALL: [Table; 4] = [
         Table::Records,
         Table::Laps,
@@ -55,29 +100,54 @@ impl Table {
         Table::Activities,
     ];
 
-    /// The table's name (`records`, `laps`, `sessions`, `activities`).
+    /// The canonical table of that exact name (`records`, `laps`, `sessions`,
+    /// `activities`), else the declared table of that name.
+    pub fn from_name(name: &str) -> Self {
+        match name {
+            "records" => Table::Records,
+            "laps" => Table::Laps,
+            "sessions" => Table::Sessions,
+            "activities" => Table::Activities,
+            other => Table::Declared(TableName::intern(other)),
+        }
+    }
+
+    /// The table's name (`records`, `laps`, `sessions`, `activities`, or the declared name).
     pub fn name(self) -> &'static str {
         match self {
             Table::Records => "records",
             Table::Laps => "laps",
             Table::Sessions => "sessions",
             Table::Activities => "activities",
+            Table::Declared(n) => n.as_str(),
         }
     }
 
-    /// The canonical schema of the table.
-    pub fn schema(self) -> SchemaRef {
-        match self {
+    /// Whether this is one of the four canonical activity tables.
+    pub fn is_canonical(self) -> bool {
+        !matches!(self, Table::Declared(_))
+    }
+
+    /// The canonical schema of the table; `None` for a declared table (its schema is in
+    /// the policy: [`crate::policy::TablePolicy::raw_schema`]).
+    pub fn canonical_schema(self) -> Option<SchemaRef> {
+        Some(match self {
             Table::Records => records_schema(),
             Table::Laps => laps_schema(),
             Table::Sessions => sessions_schema(),
             Table::Activities => activities_schema(),
-        }
+            Table::Declared(_) => return None,
+        })
     }
 
-    /// Index of the table in [`Table::ALL`].
-    pub fn index(self) -> usize {
-        self as usize
+    /// The canonical schema of a canonical table (the activity tables that decoders fill).
+    ///
+    /// # Panics
+    /// For a declared table: callers hold canonical tables only (decoders, the privacy
+    /// zone, [`Table::ALL`]).
+    pub fn schema(self) -> SchemaRef {
+        self.canonical_schema()
+            .expect("a canonical table (declared tables have their schema in the policy)")
     }
 }
 
@@ -285,15 +355,15 @@ pub fn describe(json: bool) -> String {
     s
 }
 
-/// Batches of the canonical tables that travel together through the pipeline: one
-/// micro-batch of decoded files (or of stream records), before and after minimization.
+/// Batches of tables that travel together through the pipeline: one micro-batch of decoded
+/// files (or of stream messages), before and after minimization.
 ///
-/// Each table holds any number of [`RecordBatch`]es with that table's columns (the canonical
-/// ones of [`Table::schema`], possibly with extra columns such as a `subject` partition
-/// column). Order is kept: the batches of a table are in input order.
+/// Each table holds any number of [`RecordBatch`]es with that table's columns (for a
+/// canonical table those of [`Table::schema`], possibly with extra columns such as a
+/// `subject` partition column). Order is kept: the batches of a table are in input order.
 #[derive(Debug, Clone, Default)]
 pub struct TableBatches {
-    tables: [Vec<RecordBatch>; 4],
+    tables: std::collections::BTreeMap<Table, Vec<RecordBatch>>,
 }
 
 impl TableBatches {
@@ -304,22 +374,22 @@ impl TableBatches {
 
     /// Appends `batch` to `table`.
     pub fn push(&mut self, table: Table, batch: RecordBatch) {
-        self.tables[table.index()].push(batch);
+        self.tables.entry(table).or_default().push(batch);
     }
 
     /// The batches of `table`, in input order.
     pub fn get(&self, table: Table) -> &[RecordBatch] {
-        &self.tables[table.index()]
+        self.tables.get(&table).map_or(&[], Vec::as_slice)
     }
 
     /// Removes and returns the batches of `table`.
     pub fn take(&mut self, table: Table) -> Vec<RecordBatch> {
-        std::mem::take(&mut self.tables[table.index()])
+        self.tables.remove(&table).unwrap_or_default()
     }
 
     /// Replaces the batches of `table`.
     pub fn set(&mut self, table: Table, batches: Vec<RecordBatch>) {
-        self.tables[table.index()] = batches;
+        self.tables.insert(table, batches);
     }
 
     /// Rows of `table`, summed over its batches.

@@ -321,7 +321,10 @@ mod tests {
         {
             let l = parsed.unwrap();
             assert_eq!(l.store_url().as_str(), "hdfs://namenode:9000/");
-            assert_eq!(l.listing_url().unwrap().as_str(), "hdfs://namenode:9000/data/in/");
+            assert_eq!(
+                l.listing_url().unwrap().as_str(),
+                "hdfs://namenode:9000/data/in/"
+            );
             assert_eq!(l.path().as_ref(), "data/in/*.fit");
         }
         #[cfg(not(feature = "hdfs"))]

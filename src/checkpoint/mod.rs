@@ -8,8 +8,10 @@
 //!                              {"logOffset":N}
 //! <checkpoint>/commits/<N>     v1                                  after the sink committed N
 //!                              {"nextBatchWatermarkMs":0}
-//! <checkpoint>/sources/0/<N>   v1 + {"path":…,"timestamp":…,"batchId":N} per file
-//!                              (compacted into <N>.compact every 10 batches)
+//! <checkpoint>/sources/0/<N>   file source: v1 + {"path":…,"timestamp":…,"batchId":N} per
+//!                              file (compacted into <N>.compact every 10 batches)
+//! <checkpoint>/sources/0/0     Kafka source: v1 + the initial offsets {"topic":{"0":0}}
+//!                              (offsets/<N> then holds where batch N ends, same form)
 //! <checkpoint>/policies/<sha256>.toml   each policy version a batch was planned with
 //! ```
 //!
@@ -132,6 +134,35 @@ impl Checkpoint {
             self.location.child(&format!("sources/{n}")),
             Some(COMPACT_INTERVAL),
         )
+    }
+
+    /// The initial offsets of a Kafka source (`sources/0/0`: `v1` and Spark's
+    /// `{"topic":{"0":0}}`, as Spark's `KafkaSourceInitialOffsetWriter` writes them), if
+    /// written.
+    ///
+    /// # Errors
+    /// Reading fails or the file is not `v1` + one JSON line.
+    pub async fn initial_offsets(&self) -> Result<Option<Value>> {
+        let log: MetadataLog<Value> = MetadataLog::new(
+            self.location.store().clone(),
+            self.location.child("sources/0"),
+            None,
+        );
+        Ok(log.get(0).await?.and_then(|mut v| v.pop()))
+    }
+
+    /// Writes the Kafka source's initial offsets (see [`Checkpoint::initial_offsets`]) once.
+    ///
+    /// # Errors
+    /// Writing fails.
+    pub async fn write_initial_offsets(&self, offsets: Value) -> Result<()> {
+        let log: MetadataLog<Value> = MetadataLog::new(
+            self.location.store().clone(),
+            self.location.child("sources/0"),
+            None,
+        );
+        log.add(0, vec![offsets]).await?;
+        Ok(())
     }
 
     /// The highest batch with an `offsets` file.

@@ -27,8 +27,9 @@ pub(crate) enum LogFormat {
 
 #[derive(Subcommand)]
 pub(crate) enum Command {
-    /// Minimize the FIT/TCX files under INPUT with POLICY into Parquet under OUTPUT, in
-    /// micro-batches with a checkpoint (Spark Structured Streaming semantics).
+    /// Minimize the FIT/TCX files under INPUT (or the JSON messages of Kafka topics) with
+    /// POLICY into Parquet under OUTPUT, in micro-batches with a checkpoint (Spark
+    /// Structured Streaming semantics).
     #[command(after_help = "\
 Triggers (Spark's):
   available-now            every file present at start, in batches, then stop (default)
@@ -44,6 +45,15 @@ Options (--option NAME=VALUE, Spark's names):
   cleanSource=off|archive|delete, sourceArchiveDir=URL   after a batch commits
   maxRecordsPerFile=N      start a new Parquet file after N rows
 
+Kafka options (INPUT kafka://HOST:PORT/TOPIC[,TOPIC...]; the topic feeds a table the policy
+declares with columns = {...}):
+  startingOffsets=earliest|latest|{\"topic\":{\"0\":23}}   where a new checkpoint starts (latest)
+  maxOffsetsPerTrigger=N   at most N messages per batch (default: 32 MiB of payload)
+  failOnDataLoss=false     go on when offsets the checkpoint expects are gone
+  kafka.<property>=VALUE   a librdkafka property (kafka.security.protocol=SASL_SSL, ...)
+  table=NAME               the declared table the topics feed (when the policy declares several)
+  Environment: DATAMIN_OPTION_<NAME>, DATAMIN_KAFKA_<PROPERTY> (_ for .)
+
 Running again on the same OUTPUT resumes from its checkpoint: a batch that was interrupted
 is re-run with the same files and policy version; only new files are read.
 The policy (with the --set overrides) is re-read before every batch: a valid change takes
@@ -53,7 +63,7 @@ effect from the next batch, an invalid one is reported and the last valid policy
         #[arg(short, long, env = "DATAMIN_POLICY")]
         policy: String,
         /// Input: a local path or URL (file://, s3://bucket/prefix/) of a file, a directory
-        /// or a glob (s3://bucket/in/*/*.fit).
+        /// or a glob (s3://bucket/in/*/*.fit); or Kafka topics, kafka://HOST:PORT/TOPIC[,TOPIC…].
         #[arg(short, long, env = "DATAMIN_INPUT")]
         input: String,
         /// Output directory: a local path or URL. Must be empty, or hold the output of an

@@ -165,13 +165,15 @@ impl Activity {
         self.to_batch_projected(table, None)
     }
 
-    /// Number of rows this file has in `table` (`activities`: always 1).
+    /// Number of rows this file has in `table` (`activities`: always 1; a declared table:
+    /// none).
     pub fn num_rows(&self, table: Table) -> usize {
         match table {
             Table::Records => self.records.len(),
             Table::Laps => self.laps.len(),
             Table::Sessions => self.sessions.len(),
             Table::Activities => 1,
+            Table::Declared(_) => 0,
         }
     }
 
@@ -181,13 +183,18 @@ impl Activity {
     /// [`Activity::num_rows`] rows (what `count(*)` reads).
     ///
     /// # Errors
-    /// An [`ArrowError`] if an index is out of range for the table's schema.
+    /// An [`ArrowError`] if an index is out of range for the table's schema, or `table` is
+    /// a declared table (a decoded file fills the canonical tables only).
     pub fn to_batch_projected(
         &self,
         table: Table,
         projection: Option<&[usize]>,
     ) -> Result<RecordBatch, ArrowError> {
-        let full = table.schema();
+        let Some(full) = table.canonical_schema() else {
+            return Err(ArrowError::SchemaError(format!(
+                "{table} is a declared table; activity files fill records, laps, sessions and activities"
+            )));
+        };
         let n = full.fields().len();
         let all: Vec<usize>;
         let indices = match projection {
@@ -219,6 +226,7 @@ impl Activity {
             Table::Laps => self.summary_column(&self.laps, i),
             Table::Sessions => self.summary_column(&self.sessions, i),
             Table::Activities => self.activities_column(i),
+            Table::Declared(_) => unreachable!("checked by to_batch_projected"),
         }
     }
 

@@ -2,6 +2,8 @@
 
 use super::model::{Policy, TablePolicy};
 use super::rules::{Aggregate, RuleKind};
+use datafusion::arrow::datatypes::Schema;
+
 use crate::schema::Table;
 
 /// Schema that holds the decoded, unminimized tables (`raw.records`, …).
@@ -40,12 +42,22 @@ pub(crate) fn float(v: f64) -> String {
     }
 }
 
-/// The columns that identify a row of `table` (raw columns, SQL).
-pub(crate) fn row_identity(table: Table) -> &'static str {
-    match table {
-        Table::Records => "\"activity_id\", \"timestamp\"",
-        Table::Laps | Table::Sessions => "\"activity_id\", \"message_index\"",
-        Table::Activities => "\"activity_id\"",
+/// The columns that identify a row of a table (raw columns, SQL): the activity and the
+/// sample time or message index for activity tables; topic, partition and offset (the
+/// source's metadata columns) for a declared table.
+pub(crate) fn row_identity(t: &TablePolicy) -> String {
+    match t.table {
+        Table::Records => "\"activity_id\", \"timestamp\"".into(),
+        Table::Laps | Table::Sessions => "\"activity_id\", \"message_index\"".into(),
+        Table::Activities => "\"activity_id\"".into(),
+        Table::Declared(_) => {
+            let payload = t.declared.as_deref().cloned().unwrap_or_else(Schema::empty);
+            crate::source::payload::metadata_fields(&payload)[1..4]
+                .iter()
+                .map(|f| ident(f.name()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
     }
 }
 
@@ -73,7 +85,7 @@ fn expr_for(t: &TablePolicy, col: &str) -> String {
         .iter()
         .filter(|r| r.enabled)
         .find(|r| r.kind.columns().contains(&col))
-        .map_or_else(|| ident(col), |r| r.kind.expr(t.table, col))
+        .map_or_else(|| ident(col), |r| r.kind.expr(t, col))
 }
 
 /// The minimizing query of one table:

@@ -22,6 +22,7 @@ use super::model::PolicyError;
 use super::validate::Ctx;
 use crate::runner::{SINK_OPTION_NAMES, Trigger};
 use crate::source::file_stream::{FileSourceOptions, OPTION_NAMES};
+use crate::source::kafka::{KafkaSourceOptions, OPTION_NAMES as KAFKA_OPTION_NAMES};
 
 /// The validated `[job]` section.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -52,6 +53,7 @@ pub(crate) fn validate_job(cx: &Ctx<'_>, j: RawJob) -> Result<JobConfig, PolicyE
         ),
     };
     let mut source = FileSourceOptions::default();
+    let mut kafka = KafkaSourceOptions::default();
     let mut options = Vec::new();
     for (name, v) in j.options {
         let span = Some(v.span());
@@ -88,15 +90,19 @@ pub(crate) fn validate_job(cx: &Ctx<'_>, j: RawJob) -> Result<JobConfig, PolicyE
             source
                 .set(&name, &value)
                 .map_err(|e| cx.err(span.clone(), &key, e))?
+                || kafka
+                    .set(&name, &value)
+                    .map_err(|e| cx.err(span.clone(), &key, e))?
         };
         if !known {
             return Err(cx.err(
                 span,
                 &key,
                 format!(
-                    "unknown option; known: {}",
+                    "unknown option; known: {}, kafka.*",
                     OPTION_NAMES
                         .iter()
+                        .chain(KAFKA_OPTION_NAMES)
                         .chain(SINK_OPTION_NAMES)
                         .copied()
                         .collect::<Vec<_>>()

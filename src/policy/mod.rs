@@ -41,6 +41,7 @@
 //! `compile.rs` (the query of a table, assembled from the rules' parts).
 
 mod compile;
+mod declared;
 mod default_keyring;
 mod job;
 mod key;
@@ -53,6 +54,7 @@ mod validate;
 mod zone;
 
 pub use compile::{CompiledView, RAW_SCHEMA, VIEW_SCHEMA, ident, literal};
+pub use declared::{TYPE_NAMES, parse_type, spark_pattern_to_strftime};
 pub use default_keyring::{
     DATAMIN_HOME_ENV, KeyOrigin, default_keyring_path, load_existing_key, load_or_create_key,
 };

@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
+use datafusion::arrow::datatypes::SchemaRef;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use toml::Spanned;
@@ -76,6 +77,16 @@ impl Rule {
 pub struct TablePolicy {
     /// The table.
     pub table: Table,
+    /// The input columns the table's rules and `keep` refer to: the canonical schema of an
+    /// activity table, or a declared table's columns then its source's metadata columns.
+    pub raw_schema: SchemaRef,
+    /// A declared table's own columns (`columns = {…}`), in declaration order: what a
+    /// message payload is decoded into. `None` for an activity table.
+    pub declared: Option<SchemaRef>,
+    /// A declared table's `timestamp_format` (Spark's `timestampFormat` pattern, such as
+    /// `yyyy-MM-dd HH:mm`) as a chrono `strftime` format: how its `timestamp` columns are
+    /// written in the payload (UTC). `None`: RFC 3339.
+    pub timestamp_format: Option<String>,
     /// Columns written, in output order.
     pub keep: Vec<String>,
     /// Rules in policy order.
@@ -96,7 +107,8 @@ pub struct Policy {
     pub name: Option<String>,
     /// Where the pseudonymization key comes from.
     pub key: KeyConfig,
-    /// Tables written, in [`Table::ALL`] order. Tables not named are not written.
+    /// Tables written: the canonical ones in [`Table::ALL`] order, then declared tables by
+    /// name. Tables not named are not written.
     pub tables: Vec<TablePolicy>,
     /// The `[privacy_zone]` rule when enabled (see [`crate::privacy`]); it applies to every
     /// table before the per-column rules.
@@ -128,6 +140,8 @@ struct RawKey {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawTable {
+    columns: Option<super::declared::RawColumns>,
+    timestamp_format: Option<Spanned<String>>,
     keep: Option<Spanned<Vec<Spanned<String>>>>,
     #[serde(default)]
     rules: Vec<Spanned<RawRule>>,
@@ -182,14 +196,33 @@ impl Policy {
             Some(k) => validate_key(&cx, k)?,
         };
         let mut tables = Vec::new();
+        let mut first_declared = None;
         for (name, t) in raw.tables {
-            tables.push(validate_table(&cx, name, t)?);
+            let span = name.span();
+            let tp = validate_table(&cx, name, t)?;
+            if tp.declared.is_some() && first_declared.is_none() {
+                first_declared = Some((tp.table, span));
+            }
+            tables.push(tp);
         }
         tables.sort_by_key(|t| t.table);
         let privacy_zone = match raw.privacy_zone {
             None => None,
             Some(z) => validate_zone(&cx, z)?,
         };
+        if privacy_zone.is_some()
+            && let Some((t, span)) = first_declared
+        {
+            // Fail closed: the zone works on activity tables; a declared table of location
+            // samples would be written unzoned.
+            return Err(cx.err(
+                Some(span),
+                &format!("tables.{t}"),
+                format!(
+                    "the privacy zone applies to the activity tables (records, laps, sessions, activities), not to declared table '{t}'; write declared tables with a policy that has no [privacy_zone]"
+                ),
+            ));
+        }
         let job = match raw.job {
             None => super::job::JobConfig::default(),
             Some(j) => super::job::validate_job(&cx, j)?,
@@ -264,23 +297,51 @@ fn validate_table(
     t: Spanned<RawTable>,
 ) -> Result<TablePolicy, PolicyError> {
     let tkey = format!("tables.{}", name.get_ref());
-    let table: Table = match name.get_ref().as_str() {
-        "records" => Table::Records,
-        "laps" => Table::Laps,
-        "sessions" => Table::Sessions,
-        "activities" => Table::Activities,
-        other => {
+    let table = Table::from_name(name.get_ref());
+    let tspan = t.span();
+    let t = t.into_inner();
+    let timestamp_format = match t.timestamp_format {
+        None => None,
+        Some(f) if table.is_canonical() => {
+            return Err(cx.err(
+                Some(f.span()),
+                &format!("{tkey}.timestamp_format"),
+                "timestamp_format applies to declared tables (columns = {…})",
+            ));
+        }
+        Some(f) => Some(
+            super::declared::spark_pattern_to_strftime(f.get_ref())
+                .map_err(|e| cx.err(Some(f.span()), &format!("{tkey}.timestamp_format"), e))?,
+        ),
+    };
+    let (raw_schema, declared) = match (table.canonical_schema(), t.columns) {
+        (Some(schema), None) => (schema, None),
+        (Some(_), Some(c)) => {
+            return Err(cx.err(
+                Some(c.span()),
+                &format!("{tkey}.columns"),
+                format!(
+                    "{table} is an activity table with fixed columns (see `datamin schema`); 'columns' declares the input of another table"
+                ),
+            ));
+        }
+        (None, Some(c)) => {
+            let payload = super::declared::payload_schema(cx, &tkey, c)?;
+            (
+                crate::source::payload::table_schema(&payload),
+                Some(payload),
+            )
+        }
+        (None, None) => {
             return Err(cx.err(
                 Some(name.span()),
                 &tkey,
                 format!(
-                    "unknown table '{other}'; expected one of records, laps, sessions, activities"
+                    "unknown table '{table}'; the activity tables are records, laps, sessions, activities; any other table declares its input columns: columns = {{ user = \"string\", steps = \"long\" }}"
                 ),
             ));
         }
     };
-    let tspan = t.span();
-    let t = t.into_inner();
     let Some(keep) = t.keep else {
         return Err(cx.err(
             Some(tspan),
@@ -299,14 +360,13 @@ fn validate_table(
     let mut seen = BTreeSet::new();
     for c in keep.into_inner() {
         let col = c.get_ref();
-        if column_type(table, col).is_none() {
+        if column_type(&raw_schema, col).is_none() {
             return Err(cx.err(
                 Some(c.span()),
                 &format!("{tkey}.keep"),
                 format!(
                     "unknown column '{col}' in table {table}; columns: {}",
-                    table
-                        .schema()
+                    raw_schema
                         .fields()
                         .iter()
                         .map(|f| f.name().as_str())
@@ -328,7 +388,7 @@ fn validate_table(
     let mut written: BTreeMap<String, usize> = BTreeMap::new();
     for (i, r) in t.rules.iter().enumerate() {
         let rkey = format!("{tkey}.rules[{i}]");
-        let rule = validate_rule(cx, &rkey, table, &kept, r.get_ref())?;
+        let rule = validate_rule(cx, &rkey, table, &raw_schema, &kept, r.get_ref())?;
         if rule.enabled {
             for c in rule.kind.columns() {
                 if let Some(prev) = written.insert(c.to_string(), i) {
@@ -342,6 +402,9 @@ fn validate_table(
     }
     Ok(TablePolicy {
         table,
+        raw_schema,
+        declared,
+        timestamp_format,
         keep: kept,
         rules,
     })

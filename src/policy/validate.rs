@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::ops::Range;
 
-use datafusion::arrow::datatypes::DataType;
+use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use toml::Spanned;
 
 use super::model::PolicyError;
@@ -87,10 +87,10 @@ pub(crate) fn key_path_at(text: &str, offset: usize) -> Option<String> {
     })
 }
 
-/// The Arrow type of column `col` of `table`, `None` when the table has no such column.
-pub(crate) fn column_type(table: Table, col: &str) -> Option<DataType> {
-    table
-        .schema()
+/// The Arrow type of column `col` in a table's raw `schema`, `None` when it has no such
+/// column.
+pub(crate) fn column_type(schema: &SchemaRef, col: &str) -> Option<DataType> {
+    schema
         .field_with_name(col)
         .ok()
         .map(|f| f.data_type().clone())
@@ -105,6 +105,8 @@ pub(crate) struct RuleInput<'a> {
     pub(crate) key: &'a str,
     /// The table the rule belongs to.
     pub(crate) table: Table,
+    /// The table's raw columns.
+    pub(crate) schema: &'a SchemaRef,
     /// The table's kept columns.
     pub(crate) kept: &'a [String],
     /// The rule as written.
@@ -248,7 +250,7 @@ impl RuleInput<'_> {
         what: &str,
     ) -> Result<String, PolicyError> {
         let col = c.get_ref();
-        let Some(t) = column_type(self.table, col) else {
+        let Some(t) = column_type(self.schema, col) else {
             return Err(self.err(
                 c.span(),
                 param,
@@ -279,7 +281,7 @@ impl RuleInput<'_> {
         c: &Spanned<String>,
         param: &str,
     ) -> Result<String, PolicyError> {
-        match column_type(self.table, c.get_ref()) {
+        match column_type(self.schema, c.get_ref()) {
             Some(DataType::Timestamp(..)) => Ok(c.get_ref().clone()),
             Some(t) => Err(self.err(
                 c.span(),

@@ -1,8 +1,10 @@
-//! `datamin run`: the micro-batch runner. Each trigger takes the next new files from the
-//! input ([`crate::source::file_stream`]), decodes them, minimizes them with the policy
-//! ([`Minimizer`]) and commits them to the Parquet sink ([`crate::sink::file_sink`]), with
-//! Apache Spark Structured Streaming's checkpoint ([`crate::checkpoint`]) so that a crash
-//! loses nothing and duplicates nothing. A batch run is the `available-now` trigger.
+//! `datamin run`: the micro-batch runner. Each trigger takes the next new input — files
+//! from an object store ([`crate::source::file_stream`]) or an offset range of Kafka topics
+//! ([`crate::source::kafka`]) — decodes it, minimizes it with the policy ([`Minimizer`]) and
+//! commits it to the Parquet sink ([`crate::sink::file_sink`]), with Apache Spark Structured
+//! Streaming's checkpoint ([`crate::checkpoint`]) so that a crash loses nothing and
+//! duplicates nothing. A batch run is the `available-now` trigger (for Kafka: until no
+//! partition has new messages).
 //!
 //! Output layout (`<output>` is any object-store location):
 //!
@@ -10,7 +12,8 @@
 //! <output>/records/part-00000-00000.parquet   data files of batch 0 (then part-00001-…)
 //! <output>/records/_spark_metadata/0          the files batch 0 committed (Spark's sink log)
 //! <output>/laps/…                             one dataset per table the policy writes
-//! <output>/_rejected/part-00000.jsonl         one JSON line per quarantined file of batch 0
+//! <output>/_rejected/part-00000.jsonl         one JSON line per quarantined file (or rejected
+//!                                             message: `kafka://…/<topic>/<partition>/<offset>`)
 //! <output>/_checkpoint/                       metadata, offsets/, commits/, sources/0/
 //! <output>/_SUCCESS                           a bounded run (available-now, once) finished
 //! ```
@@ -24,6 +27,8 @@
 //! `_rejected/part-<N>.jsonl`, data files, `<table>/_spark_metadata/<N>`, `commits/<N>`,
 //! then `cleanSource`.
 
+mod batch;
+mod input;
 mod summary;
 mod trigger;
 
@@ -32,12 +37,16 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::common::{DataFusionError, Result};
 use datafusion::object_store::path::Path;
-use datafusion::object_store::{ObjectStore, ObjectStoreExt, PutPayload};
-use futures::{StreamExt, TryStreamExt};
+use datafusion::object_store::{ObjectStoreExt, PutPayload};
+use futures::TryStreamExt;
+use serde_json::Value;
 
+use self::batch::{BatchContext, BatchInput};
+pub use self::batch::{kafka_table, output_metadata};
+use self::input::Input;
+pub use self::input::is_kafka;
 pub use self::summary::{RunSummary, TableSummary};
 pub use self::trigger::Trigger;
 use crate::checkpoint::{BatchOffsets, Checkpoint, OffsetSeqMetadata};
@@ -45,10 +54,8 @@ use crate::format;
 use crate::metrics::Metrics;
 use crate::minimizer::Minimizer;
 use crate::policy::Policy;
-use crate::schema::{Table, TableBatches};
 use crate::sink::file_sink::ParquetSink;
-use crate::source::file_stream::{FileSourceOptions, FileStreamSource};
-use crate::source::files::SourceFile;
+use crate::source::file_stream::FileSourceOptions;
 use crate::store::Location;
 
 /// Options of `datamin run`.
@@ -98,8 +105,12 @@ pub const SINK_OPTION_NAMES: &[&str] = &["maxRecordsPerFile"];
 /// A quarantined file: which, its size and SHA-256, and why.
 pub type Rejected = format::Quarantined;
 
-/// The source and sink options of `options`.
-fn parse_options(options: &[(String, String)]) -> crate::Result<(FileSourceOptions, Option<u64>)> {
+/// The file source and sink options of `options` (`kafka`: the source options are the Kafka
+/// source's, checked when it opens).
+fn parse_options(
+    options: &[(String, String)],
+    kafka: bool,
+) -> crate::Result<(FileSourceOptions, Option<u64>)> {
     let mut source = FileSourceOptions::default();
     let mut max_records = None;
     for (k, v) in options {
@@ -109,6 +120,9 @@ fn parse_options(options: &[(String, String)]) -> crate::Result<(FileSourceOptio
                     "option {k}={v}: expected a number of rows (0: no limit)"
                 ))
             })?);
+            continue;
+        }
+        if kafka {
             continue;
         }
         if !source.set(k, v).map_err(crate::Error::Invalid)? {
@@ -127,87 +141,6 @@ fn parse_options(options: &[(String, String)]) -> crate::Result<(FileSourceOptio
     Ok((source, max_records))
 }
 
-/// A decoded file's warnings and canonical batches (the row structs are dropped as soon as
-/// the batches exist, so a batch holds its input once).
-type DecodedFile = (Vec<String>, [RecordBatch; 4]);
-
-/// Decodes the files with up to `jobs` at a time, keeping their order.
-async fn decode_all(
-    store: Arc<dyn ObjectStore>,
-    files: Vec<SourceFile>,
-    jobs: usize,
-    progress: &indicatif::ProgressBar,
-) -> Result<Vec<(SourceFile, u64, std::result::Result<DecodedFile, Rejected>)>> {
-    futures::stream::iter(files)
-        .map(|file| {
-            let store = Arc::clone(&store);
-            async move {
-                let read =
-                    format::read_activity(&store, &file.meta.location, &file.url, file.format)
-                        .await?;
-                let (size, res) = match read {
-                    Ok(format::Decoded { activity, size }) => {
-                        let built = activity
-                            .to_batches()
-                            .map(|b| (activity.warnings, b))
-                            .map_err(|e| Rejected {
-                                file: file.url.clone(),
-                                size,
-                                sha256: String::new(),
-                                reason: e.to_string(),
-                            });
-                        (size, built)
-                    }
-                    Err(q) => (q.size, Err(q)),
-                };
-                Ok::<_, DataFusionError>((file, size, res))
-            }
-        })
-        .buffered(jobs.max(1))
-        .inspect(|_| progress.inc(1))
-        .try_collect()
-        .await
-}
-
-/// The key-value metadata written into every output file of `table`.
-pub fn output_metadata(
-    policy: &Policy,
-    table: Table,
-    key_id: Option<&str>,
-) -> Vec<(String, String)> {
-    let rules: Vec<_> = policy
-        .table(table)
-        .map(|t| t.rules.iter().filter(|r| r.enabled).collect())
-        .unwrap_or_default();
-    let uses_key = rules.iter().any(|r| r.needs_key());
-    let mut md = vec![
-        (
-            "datamin.version".to_string(),
-            env!("CARGO_PKG_VERSION").to_string(),
-        ),
-        ("datamin.table".to_string(), table.name().to_string()),
-        ("datamin.policy.sha256".to_string(), policy.sha256.clone()),
-        (
-            "datamin.policy.rules".to_string(),
-            serde_json::to_string(&rules).expect("rules serialize"),
-        ),
-    ];
-    if let Some(z) = &policy.privacy_zone {
-        md.push((
-            "datamin.policy.privacy_zone".to_string(),
-            serde_json::to_string(z).expect("zone serializes"),
-        ));
-    }
-    if let Some(n) = &policy.name {
-        md.push(("datamin.policy.name".to_string(), n.clone()));
-    }
-    let uses_key = uses_key || policy.privacy_zone.as_ref().is_some_and(|z| z.is_keyed());
-    if uses_key && let Some(id) = key_id {
-        md.push(("datamin.key_id".to_string(), id.to_string()));
-    }
-    md
-}
-
 /// Runs the micro-batch pipeline from `opts.input` to `opts.output` until the trigger says
 /// stop (or `opts.stop` is set). Files that cannot be decoded are quarantined, not errors.
 ///
@@ -221,8 +154,8 @@ pub fn output_metadata(
 /// queries. A batch that fails is not committed: the next run re-runs it.
 pub async fn run(minimizer: &Minimizer, opts: &RunOptions) -> crate::Result<RunSummary> {
     let started = Instant::now();
-    let (source_options, max_records_per_file) = parse_options(&opts.options)?;
-    let input = Location::parse(&opts.input)?;
+    let kafka = is_kafka(&opts.input);
+    let (source_options, max_records_per_file) = parse_options(&opts.options, kafka)?;
     let output = Location::parse(&opts.output)?;
     let output = output.join("");
     let checkpoint_location = match &opts.checkpoint {
@@ -241,16 +174,24 @@ pub async fn run(minimizer: &Minimizer, opts: &RunOptions) -> crate::Result<RunS
     }
 
     let checkpoint = Checkpoint::open(checkpoint_location).await?;
-    let mut source =
-        FileStreamSource::open(input.clone(), source_options, checkpoint.source_log(0)).await?;
-    let progress = progress_bar(opts.progress);
-    if opts.trigger == Trigger::AvailableNow {
+    let mut input = Input::open(
+        &opts.input,
+        &opts.options,
+        source_options,
+        SINK_OPTION_NAMES,
+        &checkpoint,
+    )
+    .await?;
+    let progress = progress_bar(opts.progress && !kafka);
+    if opts.trigger == Trigger::AvailableNow
+        && let Input::Files { source, location } = &mut input
+    {
         let new = source.prepare_available_now().await?;
         progress.set_length(new as u64);
         let committed = checkpoint.latest_commit().await?;
-        if new == 0 && committed.is_none() && !input.exists().await {
+        if new == 0 && committed.is_none() && !location.exists().await {
             return Err(crate::Error::Invalid(format!(
-                "input {}: nothing there ({input} is no file and no folder with files); check the path",
+                "input {}: nothing there ({location} is no file and no folder with files); check the path",
                 opts.input
             )));
         }
@@ -288,11 +229,22 @@ pub async fn run(minimizer: &Minimizer, opts: &RunOptions) -> crate::Result<RunS
         let active = reloaded.as_ref().unwrap_or(minimizer);
         let id = next;
         let replay = planned.is_some_and(|p| p >= id);
-        let files = source.files_for(id, opts.trigger == Trigger::Once).await?;
-        if let Some(m) = &opts.metrics {
-            m.files_waiting.set(source.waiting() as i64);
-        }
-        if files.is_empty() {
+        let planned_input = match &mut input {
+            Input::Files { source, .. } => {
+                let files = source.files_for(id, opts.trigger == Trigger::Once).await?;
+                if let Some(m) = &opts.metrics {
+                    m.files_waiting.set(source.waiting() as i64);
+                }
+                (!files.is_empty()).then(|| {
+                    (
+                        BatchInput::Files(files),
+                        serde_json::json!({ "logOffset": id }),
+                    )
+                })
+            }
+            Input::Kafka(k) => k.batch_for(&checkpoint, id, k.table()).await?,
+        };
+        let Some((batch_input, source_offset)) = planned_input else {
             if let Trigger::ProcessingTime(interval) = opts.trigger {
                 if wait(tick + interval.max(Duration::from_millis(100)), &opts.stop).await {
                     summary.stopped = true;
@@ -301,7 +253,7 @@ pub async fn run(minimizer: &Minimizer, opts: &RunOptions) -> crate::Result<RunS
                 continue;
             }
             break;
-        }
+        };
         let mut replay_minimizer = None;
         let offsets = match checkpoint.offsets(id).await? {
             Some(o) => {
@@ -321,7 +273,7 @@ pub async fn run(minimizer: &Minimizer, opts: &RunOptions) -> crate::Result<RunS
             }
             None => {
                 checkpoint.save_policy(active.policy()).await?;
-                let o = new_offsets(id, active.policy());
+                let o = new_offsets(active.policy(), source_offset.clone());
                 checkpoint.write_offsets(id, &o).await?;
                 o
             }
@@ -331,9 +283,17 @@ pub async fn run(minimizer: &Minimizer, opts: &RunOptions) -> crate::Result<RunS
         if summary.policy_versions.last().map(|(_, s)| s) != Some(sha) {
             summary.policy_versions.push((id, sha.clone()));
         }
+        let files = match &batch_input {
+            BatchInput::Files(files) => files.clone(),
+            BatchInput::Kafka { .. } => Vec::new(),
+        };
         if opts.trigger != Trigger::AvailableNow || replay {
             progress.inc_length(files.len() as u64);
         }
+        let input_store = match &input {
+            Input::Files { location, .. } => Some(Arc::clone(location.store())),
+            Input::Kafka(_) => None,
+        };
         let batch = BatchContext {
             id,
             minimizer: batch_minimizer,
@@ -341,23 +301,33 @@ pub async fn run(minimizer: &Minimizer, opts: &RunOptions) -> crate::Result<RunS
             output: &output,
             jobs,
             progress: &progress,
-            input_store: Arc::clone(input.store()),
+            input_store,
             metrics: opts.metrics.as_ref(),
         };
-        batch.run(files.clone(), &mut summary).await?;
+        let n_inputs = match &batch_input {
+            BatchInput::Files(f) => f.len(),
+            BatchInput::Kafka { batch, .. } => batch.len(),
+        };
+        batch.run(batch_input, &mut summary).await?;
         checkpoint.commit(id).await?;
         if let Some(m) = &opts.metrics {
             m.batches.inc();
             m.last_batch.set(id as i64);
             m.batch_duration.observe(tick.elapsed().as_secs_f64());
         }
-        source.clean(&files).await?;
+        match &input {
+            Input::Files { source, .. } => source.clean(&files).await?,
+            Input::Kafka(k) => {
+                let end = offsets.sources.first().cloned().unwrap_or(Value::Null);
+                k.committed(&end).await;
+            }
+        }
         if opts.trigger.is_bounded() {
-            tracing::debug!(batch = id, files = files.len(), "batch {id} committed");
+            tracing::debug!(batch = id, inputs = n_inputs, "batch {id} committed");
         } else {
             tracing::info!(
                 batch = id,
-                files = files.len(),
+                inputs = n_inputs,
                 timestamp_ms = offsets.metadata.batch_timestamp_ms,
                 "batch {id} committed"
             );
@@ -390,7 +360,7 @@ pub async fn run(minimizer: &Minimizer, opts: &RunOptions) -> crate::Result<RunS
 /// The key under which `offsets/<N>`'s `conf` records the policy version.
 pub const POLICY_SHA: &str = "datamin.policy.sha256";
 
-fn new_offsets(id: u64, policy: &Policy) -> BatchOffsets {
+fn new_offsets(policy: &Policy, source: Value) -> BatchOffsets {
     let now_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64);
@@ -400,7 +370,7 @@ fn new_offsets(id: u64, policy: &Policy) -> BatchOffsets {
             batch_timestamp_ms: now_ms,
             conf: BTreeMap::from([(POLICY_SHA.to_string(), policy.sha256.clone())]),
         },
-        sources: vec![serde_json::json!({ "logOffset": id })],
+        sources: vec![source],
     }
 }
 
@@ -475,126 +445,6 @@ fn progress_bar(show: bool) -> indicatif::ProgressBar {
         )
     } else {
         indicatif::ProgressBar::hidden()
-    }
-}
-
-/// One micro-batch: decode, minimize, commit to the sink.
-struct BatchContext<'a> {
-    id: u64,
-    minimizer: &'a Minimizer,
-    sink: &'a ParquetSink,
-    output: &'a Location,
-    jobs: usize,
-    progress: &'a indicatif::ProgressBar,
-    input_store: Arc<dyn ObjectStore>,
-    metrics: Option<&'a Metrics>,
-}
-
-impl BatchContext<'_> {
-    async fn run(&self, files: Vec<SourceFile>, summary: &mut RunSummary) -> crate::Result<()> {
-        let n_files = files.len();
-        let decoded = decode_all(
-            Arc::clone(&self.input_store),
-            files,
-            self.jobs,
-            self.progress,
-        )
-        .await?;
-        let mut rejected = Vec::new();
-        let mut input = TableBatches::new();
-        let mut bytes = 0;
-        for (file, size, res) in decoded {
-            bytes += size;
-            match res {
-                Ok((warnings, batches)) => {
-                    if !warnings.is_empty() {
-                        summary.warnings.insert(file.url.clone(), warnings);
-                    }
-                    for (t, b) in Table::ALL.into_iter().zip(batches) {
-                        input.push(t, b);
-                    }
-                }
-                Err(r) => rejected.push(r),
-            }
-        }
-        summary.bytes_read += bytes;
-        summary.files_found += n_files;
-        summary.files_decoded += n_files - rejected.len();
-        if let Some(m) = self.metrics {
-            let label = |r: &str| vec![("result", r.to_string())];
-            m.files
-                .get_or_create(&label("decoded"))
-                .inc_by((n_files - rejected.len()) as u64);
-            m.files
-                .get_or_create(&label("quarantined"))
-                .inc_by(rejected.len() as u64);
-            m.input_bytes.inc_by(bytes);
-        }
-
-        if !rejected.is_empty() {
-            let mut lines = String::new();
-            for r in &rejected {
-                lines.push_str(&serde_json::to_string(r).expect("serializable"));
-                lines.push('\n');
-            }
-            let path = self
-                .output
-                .child(&format!("_rejected/part-{:05}.jsonl", self.id));
-            self.output
-                .store()
-                .put(&path, PutPayload::from(lines.into_bytes()))
-                .await
-                .map_err(DataFusionError::from)?;
-        }
-        summary.rejected.extend(rejected);
-
-        let minimized = self.minimizer.minimize(input).await?;
-        let policy = self.minimizer.policy();
-        for t in &minimized.tables {
-            let commit = self
-                .sink
-                .add_batch(
-                    self.id,
-                    t,
-                    output_metadata(policy, t.table, self.minimizer.key_id()),
-                )
-                .await?;
-            summary.add_table(TableSummary {
-                table: t.table.name().to_string(),
-                rows_in: t.rows_in,
-                rows_out: t.rows_out,
-                columns: t.schema.fields().len(),
-                location: self.output.join(t.table.name()).to_string(),
-                files: if commit.written {
-                    commit.files.len()
-                } else {
-                    0
-                },
-                bytes: if commit.written {
-                    commit.files.iter().map(|f| f.size).sum()
-                } else {
-                    0
-                },
-                removed_by_rule: t.removed_by_rule.clone(),
-            });
-        }
-        if let Some(m) = self.metrics {
-            for t in &minimized.tables {
-                let table = vec![("table", t.table.name().to_string())];
-                m.rows_in.get_or_create(&table).inc_by(t.rows_in);
-                m.rows_out.get_or_create(&table).inc_by(t.rows_out);
-                for (rule, n) in &t.removed_by_rule {
-                    let mut l = table.clone();
-                    l.push(("rule", rule.clone()));
-                    m.rows_removed.get_or_create(&l).inc_by(*n);
-                }
-            }
-            if let Some(z) = &minimized.privacy_zone {
-                m.zone_hidden.inc_by(z.records_hidden as u64);
-            }
-        }
-        summary.add_zone(minimized.privacy_zone);
-        Ok(())
     }
 }
 

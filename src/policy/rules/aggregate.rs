@@ -93,7 +93,7 @@ fn summary(t: &TablePolicy, col: &str) -> String {
     if let Some(s) = by_rule {
         return s;
     }
-    match column_type(t.table, col) {
+    match column_type(&t.raw_schema, col) {
         _ if col == "distance_m" => format!("max({c})"),
         Some(dt) if dt.is_integer() => format!("arrow_cast(round(avg({c})), '{dt}')"),
         Some(dt) if dt.is_numeric() => format!("avg({c})"),

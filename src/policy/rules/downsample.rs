@@ -61,7 +61,7 @@ impl RuleDef for Downsample {
             },
         );
         let column = if by_distance {
-            match column_type(r.table, col.get_ref()) {
+            match column_type(r.schema, col.get_ref()) {
                 Some(t) if t.is_numeric() => col.get_ref().clone(),
                 _ => {
                     return Err(r.err(

@@ -13,10 +13,10 @@ use serde::Serialize;
 
 use super::RuleDef;
 use crate::policy::PolicyError;
+use crate::policy::TablePolicy;
 use crate::policy::compile::{ident, literal, row_identity};
 use crate::policy::params::Type;
 use crate::policy::validate::RuleInput;
-use crate::schema::Table;
 
 /// Encrypt columns with AES-256-GCM-SIV; values become `dm1:` + hex strings.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -45,7 +45,7 @@ impl RuleDef for Encrypt {
         self.columns.iter().map(String::as_str).collect()
     }
 
-    fn expr(&self, table: Table, col: &str) -> String {
+    fn expr(&self, table: &TablePolicy, col: &str) -> String {
         if self.deterministic {
             format!("encrypt({})", ident(col))
         } else {
@@ -61,6 +61,6 @@ impl RuleDef for Encrypt {
 
 /// The nonce seed of non-deterministic `encrypt` for a cell: the row's identity and the
 /// column name joined by `|`, so nonces differ between cells and are stable across runs.
-fn cell_seed(table: Table, col: &str) -> String {
+fn cell_seed(table: &TablePolicy, col: &str) -> String {
     format!("concat_ws('|', {}, {})", row_identity(table), literal(col))
 }

@@ -17,10 +17,10 @@ use serde::Serialize;
 
 use super::RuleDef;
 use crate::policy::PolicyError;
+use crate::policy::TablePolicy;
 use crate::policy::compile::{float, ident};
 use crate::policy::params::Type;
 use crate::policy::validate::RuleInput;
-use crate::schema::Table;
 
 /// Snap a latitude/longitude pair (degrees) to the centre of its cell: a `grid_m` metre
 /// grid cell, or the H3 cell of resolution `h3_resolution` (exactly one of the two).
@@ -96,7 +96,7 @@ impl RuleDef for GeneralizeCoordinates {
     }
 
     /// The `lat` or `long` field of the cell centre (`struct<lat, long>`).
-    fn expr(&self, _table: Table, col: &str) -> String {
+    fn expr(&self, _table: &TablePolicy, col: &str) -> String {
         let field = if self.lat == col { "lat" } else { "long" };
         let (lat, long) = (ident(&self.lat), ident(&self.long));
         let call = match (self.grid_m, self.h3_resolution) {

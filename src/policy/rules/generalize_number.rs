@@ -14,10 +14,10 @@ use serde::Serialize;
 
 use super::RuleDef;
 use crate::policy::PolicyError;
+use crate::policy::TablePolicy;
 use crate::policy::compile::{float, ident};
 use crate::policy::params::Type;
 use crate::policy::validate::RuleInput;
-use crate::schema::Table;
 
 /// Replace numbers by band labels with top/bottom coding.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -58,7 +58,7 @@ impl RuleDef for GeneralizeNumber {
         self.columns.iter().map(String::as_str).collect()
     }
 
-    fn expr(&self, _table: Table, col: &str) -> String {
+    fn expr(&self, _table: &TablePolicy, col: &str) -> String {
         let e: Vec<String> = self.edges.iter().map(|v| float(*v)).collect();
         format!(
             "generalize_number({}, make_array({}))",

@@ -14,12 +14,14 @@
 //! The rule files are declared by the `rules!` macro, which `cargo fmt` does not look into:
 //! format them with `rustfmt --edition 2024 src/policy/rules/*.rs`.
 
+use datafusion::arrow::datatypes::SchemaRef;
 use serde::Serialize;
 
 use super::compile::{RowFilter, ident};
 use super::model::{PolicyError, Rule};
 use super::params::{RawRule, Type};
 use super::validate::{Ctx, RuleInput};
+use crate::policy::TablePolicy;
 use crate::schema::Table;
 
 /// Declares the rule modules and generates [`RuleKind`] with its dispatch to [`RuleDef`].
@@ -84,7 +86,7 @@ macro_rules! rules {
             }
 
             /// See [`RuleDef::expr`].
-            pub(crate) fn expr(&self, table: Table, col: &str) -> String {
+            pub(crate) fn expr(&self, table: &TablePolicy, col: &str) -> String {
                 match self {
                     $(RuleKind::$Rule(r) => r.expr(table, col),)+
                 }
@@ -173,7 +175,7 @@ pub(crate) trait RuleDef: Sized {
 
     /// The SQL expression of kept column `col`, one of [`columns`](Self::columns), in the
     /// view of `table`.
-    fn expr(&self, _table: Table, col: &str) -> String {
+    fn expr(&self, _table: &TablePolicy, col: &str) -> String {
         ident(col)
     }
 
@@ -224,6 +226,7 @@ pub(crate) fn validate_rule(
     cx: &Ctx<'_>,
     key: &str,
     table: Table,
+    schema: &SchemaRef,
     kept: &[String],
     raw: &RawRule,
 ) -> Result<Rule, PolicyError> {
@@ -259,6 +262,7 @@ pub(crate) fn validate_rule(
         cx,
         key,
         table,
+        schema,
         kept,
         raw,
         params,

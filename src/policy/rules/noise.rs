@@ -15,10 +15,10 @@ use serde::Serialize;
 
 use super::RuleDef;
 use crate::policy::PolicyError;
+use crate::policy::TablePolicy;
 use crate::policy::compile::{float, ident, literal, row_identity};
 use crate::policy::params::Type;
 use crate::policy::validate::RuleInput;
-use crate::schema::Table;
 
 /// Add keyed deterministic Laplace noise of scale `scale`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -49,7 +49,7 @@ impl RuleDef for Noise {
     /// `laplace_noise(col, scale, <row identity>, 'col')`: the seed is the cell, passed as
     /// separate arguments that the function joins with `|` (faster than building the string
     /// in SQL).
-    fn expr(&self, table: Table, col: &str) -> String {
+    fn expr(&self, table: &TablePolicy, col: &str) -> String {
         format!(
             "laplace_noise({}, {}, {}, {})",
             ident(col),

@@ -15,10 +15,10 @@ use serde::Serialize;
 
 use super::RuleDef;
 use crate::policy::PolicyError;
+use crate::policy::TablePolicy;
 use crate::policy::compile::{ident, literal};
 use crate::policy::params::Type;
 use crate::policy::validate::RuleInput;
-use crate::schema::Table;
 
 /// Replace each column by its keyed HMAC-SHA256 pseudonym (64 lowercase hex characters).
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -49,7 +49,7 @@ impl RuleDef for Pseudonymize {
         self.columns.iter().map(String::as_str).collect()
     }
 
-    fn expr(&self, _table: Table, col: &str) -> String {
+    fn expr(&self, _table: &TablePolicy, col: &str) -> String {
         match &self.purpose {
             Some(p) => format!("pseudonymize({}, {})", ident(col), literal(p)),
             None => format!("pseudonymize({})", ident(col)),

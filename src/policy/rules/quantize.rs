@@ -13,10 +13,10 @@ use serde::Serialize;
 
 use super::RuleDef;
 use crate::policy::PolicyError;
+use crate::policy::TablePolicy;
 use crate::policy::compile::{float, ident};
 use crate::policy::params::Type;
 use crate::policy::validate::RuleInput;
-use crate::schema::Table;
 
 /// Round numbers to a multiple of `step` (altitude, speed side channels).
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -43,7 +43,7 @@ impl RuleDef for Quantize {
         self.columns.iter().map(String::as_str).collect()
     }
 
-    fn expr(&self, _table: Table, col: &str) -> String {
+    fn expr(&self, _table: &TablePolicy, col: &str) -> String {
         format!("quantize({}, {})", ident(col), float(self.step))
     }
 

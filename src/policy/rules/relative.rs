@@ -12,10 +12,10 @@ use serde::Serialize;
 
 use super::RuleDef;
 use crate::policy::PolicyError;
+use crate::policy::TablePolicy;
 use crate::policy::compile::ident;
 use crate::policy::params::Type;
 use crate::policy::validate::RuleInput;
-use crate::schema::Table;
 
 /// Replace values by their difference to the activity's minimum (same unit as the column).
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -29,6 +29,12 @@ impl RuleDef for Relative {
     const WINDOW_OR_GROUPING: bool = true;
 
     fn validate(r: &RuleInput<'_>) -> Result<Self, PolicyError> {
+        if !r.table.is_canonical() {
+            return Err(r.needs(
+                "rule",
+                "rule 'relative' applies to the activity tables (values relative to each activity's minimum)",
+            ));
+        }
         Ok(Relative {
             columns: r.columns(&|t| t.is_numeric(), "a number")?,
         })
@@ -38,7 +44,7 @@ impl RuleDef for Relative {
         self.columns.iter().map(String::as_str).collect()
     }
 
-    fn expr(&self, _table: Table, col: &str) -> String {
+    fn expr(&self, _table: &TablePolicy, col: &str) -> String {
         format!(
             "{c} - min({c}) OVER (PARTITION BY \"activity_id\")",
             c = ident(col)

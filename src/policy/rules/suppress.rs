@@ -11,10 +11,10 @@ use serde::Serialize;
 
 use super::RuleDef;
 use crate::policy::PolicyError;
+use crate::policy::TablePolicy;
 use crate::policy::compile::ident;
 use crate::policy::params::Type;
 use crate::policy::validate::RuleInput;
-use crate::schema::Table;
 
 /// Replace the values of columns by NULL (local suppression).
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -37,7 +37,7 @@ impl RuleDef for Suppress {
     }
 
     /// A NULL of the column's type.
-    fn expr(&self, _table: Table, col: &str) -> String {
+    fn expr(&self, _table: &TablePolicy, col: &str) -> String {
         format!("CASE WHEN false THEN {} END", ident(col))
     }
 }

@@ -43,8 +43,8 @@ impl RuleDef for SuppressRows {
         }
         // Resolve the columns (and functions) now, so that a typo is reported here, with its
         // location, rather than when the view is created.
-        let planned = datafusion::common::DFSchema::try_from(r.table.schema().as_ref().clone())
-            .and_then(|schema| {
+        let planned =
+            datafusion::common::DFSchema::try_from(r.schema.as_ref().clone()).and_then(|schema| {
                 datafusion::prelude::SessionContext::new().parse_sql_expr(w.get_ref(), &schema)
             });
         if let Err(e) = planned {

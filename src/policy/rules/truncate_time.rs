@@ -14,10 +14,10 @@ use serde::Serialize;
 
 use super::RuleDef;
 use crate::policy::PolicyError;
+use crate::policy::TablePolicy;
 use crate::policy::compile::{ident, literal};
 use crate::policy::params::Type;
 use crate::policy::validate::RuleInput;
-use crate::schema::Table;
 
 /// Round timestamps down to `unit`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -60,7 +60,7 @@ impl RuleDef for TruncateTime {
         self.columns.iter().map(String::as_str).collect()
     }
 
-    fn expr(&self, _table: Table, col: &str) -> String {
+    fn expr(&self, _table: &TablePolicy, col: &str) -> String {
         format!("truncate_time({}, {})", ident(col), literal(&self.unit))
     }
 }

@@ -1,0 +1,197 @@
+//! The runner's inputs: a file stream over an object store, or Kafka topics. Each plans
+//! the next batch (or re-reads an interrupted one) and says what to record in the
+//! checkpoint's `offsets/<N>`.
+
+use std::time::Instant;
+
+use serde_json::Value;
+
+use super::batch::BatchInput;
+use crate::checkpoint::Checkpoint;
+use crate::source::file_stream::{FileSourceOptions, FileStreamSource};
+use crate::source::kafka::{
+    KafkaSource, KafkaSourceOptions, PartitionOffsets, offsets_json, parse_offsets_json,
+};
+use crate::store::Location;
+
+/// Whether `input` is a Kafka input (`kafka://…`).
+pub fn is_kafka(input: &str) -> bool {
+    input.starts_with("kafka://")
+}
+
+/// A Kafka input: the source, the checkpoint's initial offsets and the target table.
+pub(crate) struct KafkaInput {
+    source: KafkaSource,
+    initial: PartitionOffsets,
+    servers: String,
+}
+
+impl KafkaInput {
+    /// Opens `url` with `options` (unknown names are errors, sink options aside); a new
+    /// checkpoint gets its initial offsets (`startingOffsets`) resolved and written.
+    pub(crate) async fn open(
+        url: &str,
+        options: &[(String, String)],
+        sink_options: &[&str],
+        checkpoint: &Checkpoint,
+    ) -> crate::Result<Self> {
+        let mut o = KafkaSourceOptions::from_url(url).map_err(crate::Error::Invalid)?;
+        for (k, v) in options {
+            if sink_options.iter().any(|s| s.eq_ignore_ascii_case(k)) {
+                continue;
+            }
+            if !o.set(k, v).map_err(crate::Error::Invalid)? {
+                return Err(crate::Error::Invalid(format!(
+                    "unknown option {k:?} for a Kafka input; known: {}, {}, kafka.*",
+                    crate::source::kafka::OPTION_NAMES.join(", "),
+                    sink_options.join(", ")
+                )));
+            }
+        }
+        let servers = format!("kafka://{}", o.bootstrap_servers);
+        let group = format!("datamin-{}", checkpoint.id());
+        let source = KafkaSource::new(o, &group)?;
+        let initial = match checkpoint.initial_offsets().await? {
+            Some(v) => parse_offsets_json(&v.to_string()).map_err(|e| {
+                crate::Error::Invalid(format!(
+                    "checkpoint {}: sources/0/0: {e}",
+                    checkpoint.location()
+                ))
+            })?,
+            None => {
+                let initial = source.initial_offsets().await?;
+                checkpoint
+                    .write_initial_offsets(offsets_json(&initial))
+                    .await?;
+                initial
+            }
+        };
+        Ok(Self {
+            source,
+            initial,
+            servers,
+        })
+    }
+
+    /// Where batch `id` ends (its `offsets/<id>`), or the initial offsets for `id = -1`.
+    async fn end_of(
+        &self,
+        checkpoint: &Checkpoint,
+        id: Option<u64>,
+    ) -> crate::Result<PartitionOffsets> {
+        let Some(id) = id else {
+            return Ok(self.initial.clone());
+        };
+        let o = checkpoint.offsets(id).await?.ok_or_else(|| {
+            crate::Error::Invalid(format!(
+                "checkpoint {}: offsets/{id} is missing",
+                checkpoint.location()
+            ))
+        })?;
+        let v = o.sources.first().cloned().unwrap_or(Value::Null);
+        parse_offsets_json(&v.to_string()).map_err(|e| {
+            crate::Error::Invalid(format!(
+                "checkpoint {}: offsets/{id} is not a Kafka offsets file ({e}); was the checkpoint written by a file input?",
+                checkpoint.location()
+            ))
+        })
+    }
+
+    /// Batch `id`: re-read when `offsets/<id>` exists (a batch interrupted before its
+    /// commit), else read what is new; `None` when nothing is.
+    pub(crate) async fn batch_for(
+        &self,
+        checkpoint: &Checkpoint,
+        id: u64,
+        table: Option<String>,
+    ) -> crate::Result<Option<(BatchInput, Value)>> {
+        let start = self.end_of(checkpoint, id.checked_sub(1)).await?;
+        let batch = if checkpoint.offsets(id).await?.is_some() {
+            let end = self.end_of(checkpoint, Some(id)).await?;
+            let mut from = start.clone();
+            for (t, ps) in &end {
+                for p in ps.keys() {
+                    // A partition that appeared during the stream: read from its start.
+                    from.entry(t.clone()).or_default().entry(*p).or_insert(-2);
+                }
+            }
+            self.source.replay(&from, &end).await?
+        } else {
+            let t = Instant::now();
+            let b = self.source.next_batch(&start).await?;
+            tracing::debug!(
+                messages = b.len(),
+                ms = t.elapsed().as_millis() as u64,
+                "Kafka batch {id} read"
+            );
+            if b.messages.is_empty() && moved_nothing(&start, &b.end) {
+                return Ok(None);
+            }
+            b
+        };
+        let offsets = offsets_json(&batch.end);
+        Ok(Some((
+            BatchInput::Kafka {
+                batch,
+                table,
+                servers: self.servers.clone(),
+            },
+            offsets,
+        )))
+    }
+
+    /// After the sink committed a batch: its end offsets to the consumer group.
+    pub(crate) async fn committed(&self, end: &Value) {
+        if let Ok(end) = parse_offsets_json(&end.to_string()) {
+            self.source.commit_group(&end).await;
+        }
+    }
+
+    /// The `table` option.
+    pub(crate) fn table(&self) -> Option<String> {
+        self.source.options().table.clone()
+    }
+}
+
+/// Whether every partition of `end` ends where `start` says it starts.
+fn moved_nothing(start: &PartitionOffsets, end: &PartitionOffsets) -> bool {
+    end.iter().all(|(t, ps)| {
+        ps.iter()
+            .all(|(p, o)| start.get(t).and_then(|s| s.get(p)) == Some(o))
+    })
+}
+
+/// The runner's input.
+pub(crate) enum Input {
+    /// Activity files in an object store.
+    Files {
+        /// The file stream source.
+        source: FileStreamSource,
+        /// The input location.
+        location: Location,
+    },
+    /// Kafka topics.
+    Kafka(Box<KafkaInput>),
+}
+
+impl Input {
+    /// Opens `input` (a location, or `kafka://…`).
+    pub(crate) async fn open(
+        input: &str,
+        options: &[(String, String)],
+        file_options: FileSourceOptions,
+        sink_options: &[&str],
+        checkpoint: &Checkpoint,
+    ) -> crate::Result<Self> {
+        if is_kafka(input) {
+            return Ok(Input::Kafka(Box::new(
+                KafkaInput::open(input, options, sink_options, checkpoint).await?,
+            )));
+        }
+        let location = Location::parse(input)?;
+        let source =
+            FileStreamSource::open(location.clone(), file_options, checkpoint.source_log(0))
+                .await?;
+        Ok(Input::Files { source, location })
+    }
+}
