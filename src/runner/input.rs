@@ -166,12 +166,12 @@ pub(crate) enum Input {
     /// Activity files in an object store.
     Files {
         /// The file stream source.
-        source: FileStreamSource,
+        source: Box<FileStreamSource>,
         /// The input location.
         location: Location,
     },
     /// Kafka topics.
-    Kafka(Box<KafkaInput>),
+    Kafka(KafkaInput),
 }
 
 impl Input {
@@ -184,14 +184,17 @@ impl Input {
         checkpoint: &Checkpoint,
     ) -> crate::Result<Self> {
         if is_kafka(input) {
-            return Ok(Input::Kafka(Box::new(
+            return Ok(Input::Kafka(
                 KafkaInput::open(input, options, sink_options, checkpoint).await?,
-            )));
+            ));
         }
         let location = Location::parse(input)?;
         let source =
             FileStreamSource::open(location.clone(), file_options, checkpoint.source_log(0))
                 .await?;
-        Ok(Input::Files { source, location })
+        Ok(Input::Files {
+            source: Box::new(source),
+            location,
+        })
     }
 }

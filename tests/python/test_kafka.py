@@ -15,7 +15,9 @@ import time
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import BIN, KEY, create_topic, datamin
+from conftest import BIN, KEY, ROOT, create_topic, datamin
+
+ROOT_EXAMPLES = ROOT / "examples"
 
 PARTITIONS = 3
 
@@ -194,3 +196,45 @@ def test_sigkill_at_random_moments_loses_and_duplicates_nothing(kafka, shared, t
     pos = [(r["partition"], r["offset"]) for r in rows]
     assert len(pos) == len(set(pos)), "no message twice"
     assert set(pos) == set(acked), "every message once"
+
+
+def test_wrapped_answers_from_the_minimized_history(kafka, shared, tmp_path):
+    """The worked example (examples/listening-history.toml): the real export produced to a
+    topic, minimized (minute → hour), and the "Wrapped" questions answered by `datamin sql`
+    over the Parquet output, equal to the answers over the raw export."""
+    topic = "plays-wrapped"
+    create_topic(kafka, topic, PARTITIONS)
+    plays = json.loads((shared / "json" / "spotifyviz__StreamingHistory0.json").read_text())
+    produce(kafka, topic, [json.dumps(r).encode() for r in plays])
+    out = tmp_path / "out"
+    p = datamin("run", "--policy", ROOT_EXAMPLES / "listening-history.toml",
+                "--input", f"kafka://{kafka}/{topic}", "--output", out, "--json")
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout)["tables"][0]["rows_out"] == len(plays)
+
+    def sql(q):
+        r = datamin("sql", "--format", "json",
+                    f"CREATE EXTERNAL TABLE plays STORED AS PARQUET LOCATION '{out}/plays/'; {q}")
+        return [json.loads(l) for l in r.stdout.splitlines() if l.strip()]
+
+    top = sql("SELECT \"artistName\" AS artist, sum(\"msPlayed\") AS ms FROM plays "
+              "GROUP BY 1 ORDER BY ms DESC, artist LIMIT 5")
+    raw_ms = {}
+    for r in plays:
+        raw_ms[r["artistName"]] = raw_ms.get(r["artistName"], 0) + r["msPlayed"]
+    want = sorted(raw_ms.items(), key=lambda kv: (-kv[1], kv[0]))[:5]
+    assert [(r["artist"], r["ms"]) for r in top] == want
+
+    total = sql("SELECT sum(\"msPlayed\") AS ms, count(*) AS n FROM plays")[0]
+    assert (total["ms"], total["n"]) == (sum(r["msPlayed"] for r in plays), len(plays))
+
+    by_hour = sql("SELECT extract(hour FROM \"endTime\") AS h, sum(\"msPlayed\") AS ms FROM plays "
+                  "GROUP BY 1 ORDER BY 1")
+    raw_hour = {}
+    for r in plays:
+        h = int(r["endTime"][11:13])
+        raw_hour[h] = raw_hour.get(h, 0) + r["msPlayed"]
+    assert {int(r["h"]): r["ms"] for r in by_hour} == raw_hour
+    # ...and the minute is gone.
+    minutes = sql("SELECT count(*) AS n FROM plays WHERE extract(minute FROM \"endTime\") <> 0")
+    assert minutes[0]["n"] == 0
