@@ -165,6 +165,8 @@ pub(crate) enum BatchInput {
         table: Option<String>,
         /// `kafka://servers` for dead-letter coordinates.
         servers: String,
+        /// How the message values are encoded.
+        format: crate::source::payload::ValueFormat,
     },
 }
 
@@ -194,7 +196,11 @@ impl BatchContext<'_> {
                 batch,
                 table,
                 servers,
-            } => self.decode_messages(&batch, table.as_deref(), &servers, summary)?,
+                format,
+            } => {
+                self.decode_messages(&batch, table.as_deref(), &servers, &format, summary)
+                    .await?
+            }
         };
         if !rejected.is_empty() {
             let mut lines = String::new();
@@ -258,11 +264,12 @@ impl BatchContext<'_> {
         Ok((input, rejected))
     }
 
-    fn decode_messages(
+    async fn decode_messages(
         &self,
         batch: &KafkaBatch,
         table: Option<&str>,
         servers: &str,
+        format: &crate::source::payload::ValueFormat,
         summary: &mut RunSummary,
     ) -> crate::Result<(TableBatches, Vec<Quarantined>)> {
         let policy = self.minimizer.policy();
@@ -273,11 +280,13 @@ impl BatchContext<'_> {
             .ok_or_else(|| crate::Error::Invalid(format!("table {table} is not declared")))?;
         let payload = tp.declared.clone().expect("declared");
         let messages: Vec<&KafkaMessage> = batch.messages.iter().collect();
-        let (rows, bad) = crate::source::payload::decode_json(
+        let (rows, bad) = crate::source::payload::decode_messages(
+            format,
             &payload,
             tp.timestamp_format.as_deref(),
             &messages,
-        )?;
+        )
+        .await?;
         let rejected: Vec<Quarantined> = bad
             .into_iter()
             .map(|b| {

@@ -4,14 +4,18 @@
 
 use std::time::Instant;
 
+use std::sync::Arc;
+
 use serde_json::Value;
 
 use super::batch::BatchInput;
 use crate::checkpoint::Checkpoint;
+use crate::source::avro::{AvroDecoder, AvroSource};
 use crate::source::file_stream::{FileSourceOptions, FileStreamSource};
 use crate::source::kafka::{
     KafkaSource, KafkaSourceOptions, PartitionOffsets, offsets_json, parse_offsets_json,
 };
+use crate::source::payload::ValueFormat;
 use crate::store::Location;
 
 /// Whether `input` is a Kafka input (`kafka://…`).
@@ -24,6 +28,7 @@ pub(crate) struct KafkaInput {
     source: KafkaSource,
     initial: PartitionOffsets,
     servers: String,
+    format: ValueFormat,
 }
 
 impl KafkaInput {
@@ -48,6 +53,20 @@ impl KafkaInput {
                 )));
             }
         }
+        o.validate().map_err(crate::Error::Invalid)?;
+        let format = match (&o.schema_registry_url, &o.avro_schema) {
+            (Some(url), _) => ValueFormat::Avro(Arc::new(AvroDecoder::new(AvroSource::Registry(
+                url.clone(),
+            ))?)),
+            (None, Some(loc)) => {
+                let bytes = crate::store::read_location(loc).await?;
+                let text = String::from_utf8(bytes).map_err(|_| {
+                    crate::Error::Invalid(format!("avroSchema {loc}: not UTF-8 text"))
+                })?;
+                ValueFormat::Avro(Arc::new(AvroDecoder::new(AvroSource::Schema(text))?))
+            }
+            (None, None) => ValueFormat::Json,
+        };
         let servers = format!("kafka://{}", o.bootstrap_servers);
         let group = format!("datamin-{}", checkpoint.id());
         let source = KafkaSource::new(o, &group)?;
@@ -70,6 +89,7 @@ impl KafkaInput {
             source,
             initial,
             servers,
+            format,
         })
     }
 
@@ -135,6 +155,7 @@ impl KafkaInput {
                 batch,
                 table,
                 servers: self.servers.clone(),
+                format: self.format.clone(),
             },
             offsets,
         )))

@@ -9,6 +9,9 @@
 //! | `kafkaConsumer.pollTimeoutMs` | how long a batch waits for a partition that neither delivers nor reports its end | `120000` |
 //! | `kafka.<property>` | passed to librdkafka as `<property>` (`kafka.security.protocol=SASL_SSL`, `kafka.sasl.mechanism`, `kafka.ssl.ca.location`, …) | |
 //! | `table` | the policy table the topic feeds (datamin) | the policy's one declared table |
+//! | `valueFormat` | `json` or `avro` (datamin) | `json` |
+//! | `schema.registry.url` | Avro in Confluent's wire format, writer schemas from this registry | |
+//! | `avroSchema` | Avro writer schema (`.avsc`, any location) for raw or single-object encoded bodies | |
 //!
 //! Every option can also come from the environment: `DATAMIN_OPTION_<NAME>` (any case:
 //! `DATAMIN_OPTION_MAXOFFSETSPERTRIGGER=1000`) and, for librdkafka properties,
@@ -76,6 +79,12 @@ pub struct KafkaSourceOptions {
     pub kafka: BTreeMap<String, String>,
     /// `table`: the policy table the topics feed.
     pub table: Option<String>,
+    /// `valueFormat`: `json` or `avro`.
+    pub value_format: String,
+    /// `schema.registry.url`.
+    pub schema_registry_url: Option<String>,
+    /// `avroSchema` (a location).
+    pub avro_schema: Option<String>,
 }
 
 impl Default for KafkaSourceOptions {
@@ -91,6 +100,9 @@ impl Default for KafkaSourceOptions {
             poll_timeout: Duration::from_secs(120),
             kafka: BTreeMap::new(),
             table: None,
+            value_format: "json".into(),
+            schema_registry_url: None,
+            avro_schema: None,
         }
     }
 }
@@ -102,6 +114,9 @@ pub const OPTION_NAMES: &[&str] = &[
     "failOnDataLoss",
     "kafkaConsumer.pollTimeoutMs",
     "table",
+    "valueFormat",
+    "schema.registry.url",
+    "avroSchema",
 ];
 
 /// Payload bytes per batch when no limit is set (as the file source's default).
@@ -199,9 +214,46 @@ impl KafkaSourceOptions {
                 )
             }
             "table" => self.table = Some(value.to_string()),
+            "valueformat" => {
+                let v = value.to_ascii_lowercase();
+                if v != "json" && v != "avro" {
+                    return Err(bad("expected json or avro"));
+                }
+                self.value_format = v;
+            }
+            "schema.registry.url" => {
+                if !(value.starts_with("http://") || value.starts_with("https://")) {
+                    return Err(bad("expected an http:// or https:// URL"));
+                }
+                self.schema_registry_url = Some(value.to_string());
+            }
+            "avroschema" => self.avro_schema = Some(value.to_string()),
             _ => return Ok(false),
         }
         Ok(true)
+    }
+}
+
+impl KafkaSourceOptions {
+    /// Checks that the options fit together: Avro needs `schema.registry.url` or
+    /// `avroSchema` (not both); JSON takes neither.
+    ///
+    /// # Errors
+    /// Which options clash.
+    pub fn validate(&self) -> Result<(), String> {
+        let avro_opts = self.schema_registry_url.is_some() || self.avro_schema.is_some();
+        match self.value_format.as_str() {
+            "avro" if self.schema_registry_url.is_some() && self.avro_schema.is_some() => Err(
+                "give schema.registry.url (Confluent wire format) or avroSchema (raw or single-object Avro), not both".into(),
+            ),
+            "avro" if !avro_opts => Err(
+                "valueFormat=avro needs schema.registry.url=URL (Confluent wire format) or avroSchema=LOCATION (.avsc of raw or single-object Avro)".into(),
+            ),
+            "json" if avro_opts => Err(
+                "schema.registry.url and avroSchema are for valueFormat=avro".into(),
+            ),
+            _ => Ok(()),
+        }
     }
 }
 

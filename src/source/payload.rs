@@ -83,6 +83,43 @@ pub fn table_schema(payload: &Schema) -> SchemaRef {
     Arc::new(Schema::new(fields))
 }
 
+/// How message values are encoded.
+#[derive(Debug, Clone, Default)]
+pub enum ValueFormat {
+    /// One JSON object per message (arrow-json).
+    #[default]
+    Json,
+    /// Avro (arrow-avro): Confluent wire format, single-object encoding or raw bodies.
+    Avro(Arc<super::avro::AvroDecoder>),
+}
+
+/// Decodes `messages` in `format` into one batch of [`table_schema`] of `payload`; the
+/// messages that fail are returned instead (by index into `messages`). `timestamp_format`
+/// applies to JSON (see [`decode_json`]).
+///
+/// # Errors
+/// As [`decode_json`]; for Avro, a schema registry that cannot be reached.
+pub async fn decode_messages(
+    format: &ValueFormat,
+    payload: &SchemaRef,
+    timestamp_format: Option<&str>,
+    messages: &[&KafkaMessage],
+) -> crate::Result<(RecordBatch, Vec<BadMessage>)> {
+    match format {
+        ValueFormat::Json => decode_json(payload, timestamp_format, messages),
+        ValueFormat::Avro(avro) => {
+            let (rows, bad) = avro.decode(payload, messages).await?;
+            let good: Vec<&KafkaMessage> = messages
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| !bad.iter().any(|b| b.index == *i))
+                .map(|(_, m)| *m)
+                .collect();
+            Ok((with_metadata(&table_schema(payload), rows, &good)?, bad))
+        }
+    }
+}
+
 /// A message that could not be decoded, and why.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BadMessage {
