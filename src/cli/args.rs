@@ -52,6 +52,9 @@ declares with columns = {...}):
   failOnDataLoss=false     go on when offsets the checkpoint expects are gone
   kafka.<property>=VALUE   a librdkafka property (kafka.security.protocol=SASL_SSL, ...)
   table=NAME               the declared table the topics feed (when the policy declares several)
+  valueFormat=json|avro    message encoding (json)
+  schema.registry.url=URL  Avro in Confluent's wire format, schemas from this registry
+  avroSchema=LOCATION      Avro writer schema (.avsc) of raw or single-object encoded messages
   Environment: DATAMIN_OPTION_<NAME>, DATAMIN_KAFKA_<PROPERTY> (_ for .)
 
 Running again on the same OUTPUT resumes from its checkpoint: a batch that was interrupted

@@ -118,13 +118,14 @@ impl KafkaInput {
     }
 
     /// Batch `id`: re-read when `offsets/<id>` exists (a batch interrupted before its
-    /// commit), else read what is new; `None` when nothing is.
+    /// commit), else read what is new; `None` when nothing is. The flag says whether every
+    /// partition was read to its end (`available-now` stops after such a batch).
     pub(crate) async fn batch_for(
         &self,
         checkpoint: &Checkpoint,
         id: u64,
         table: Option<String>,
-    ) -> crate::Result<Option<(BatchInput, Value)>> {
+    ) -> crate::Result<Option<(BatchInput, Value, bool)>> {
         let start = self.end_of(checkpoint, id.checked_sub(1)).await?;
         let batch = if checkpoint.offsets(id).await?.is_some() {
             let end = self.end_of(checkpoint, Some(id)).await?;
@@ -150,6 +151,7 @@ impl KafkaInput {
             b
         };
         let offsets = offsets_json(&batch.end);
+        let complete = batch.complete;
         Ok(Some((
             BatchInput::Kafka {
                 batch,
@@ -158,6 +160,7 @@ impl KafkaInput {
                 format: self.format.clone(),
             },
             offsets,
+            complete,
         )))
     }
 

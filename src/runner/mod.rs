@@ -3,8 +3,8 @@
 //! ([`crate::source::kafka`]) — decodes it, minimizes it with the policy ([`Minimizer`]) and
 //! commits it to the Parquet sink ([`crate::sink::file_sink`]), with Apache Spark Structured
 //! Streaming's checkpoint ([`crate::checkpoint`]) so that a crash loses nothing and
-//! duplicates nothing. A batch run is the `available-now` trigger (for Kafka: until no
-//! partition has new messages).
+//! duplicates nothing. A batch run is the `available-now` trigger (for Kafka: batches until
+//! one has read every partition to the end it had when that batch was planned).
 //!
 //! Output layout (`<output>` is any object-store location):
 //!
@@ -239,12 +239,13 @@ pub async fn run(minimizer: &Minimizer, opts: &RunOptions) -> crate::Result<RunS
                     (
                         BatchInput::Files(files),
                         serde_json::json!({ "logOffset": id }),
+                        false,
                     )
                 })
             }
             Input::Kafka(k) => k.batch_for(&checkpoint, id, k.table()).await?,
         };
-        let Some((batch_input, source_offset)) = planned_input else {
+        let Some((batch_input, source_offset, read_to_end)) = planned_input else {
             if let Trigger::ProcessingTime(interval) = opts.trigger {
                 if wait(tick + interval.max(Duration::from_millis(100)), &opts.stop).await {
                     summary.stopped = true;
@@ -342,6 +343,9 @@ pub async fn run(minimizer: &Minimizer, opts: &RunOptions) -> crate::Result<RunS
                     break;
                 }
             }
+            // Kafka: everything that was there when the run started is in once a batch read
+            // every partition to its end (Spark's availableNow), even while producers write.
+            Trigger::AvailableNow if read_to_end && !replay => break,
             Trigger::AvailableNow => {}
         }
     }

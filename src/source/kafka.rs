@@ -368,6 +368,9 @@ pub struct KafkaBatch {
     pub start: PartitionOffsets,
     /// End offsets (exclusive) per partition: the next batch starts there.
     pub end: PartitionOffsets,
+    /// Every partition was read to its end (no limit stopped the batch): what was there
+    /// when the batch was planned is in it.
+    pub complete: bool,
 }
 
 impl KafkaBatch {
@@ -809,6 +812,7 @@ fn read_blocking(
         start: PartitionOffsets::new(),
         end: PartitionOffsets::new(),
         messages: Vec::with_capacity(count as usize),
+        complete: pending.is_empty(),
     };
     for ((t, p), o) in &from
         .iter()

@@ -238,3 +238,46 @@ def test_wrapped_answers_from_the_minimized_history(kafka, shared, tmp_path):
     # ...and the minute is gone.
     minutes = sql("SELECT count(*) AS n FROM plays WHERE extract(minute FROM \"endTime\") <> 0")
     assert minutes[0]["n"] == 0
+
+
+def test_available_now_ends_while_producers_write(kafka, shared, tmp_path):
+    """Spark's availableNow: what was there at start is read (in several batches), and the
+    run ends although a producer keeps writing."""
+    import threading
+    from confluent_kafka import Producer
+    topic = "plays-busy"
+    create_topic(kafka, topic, PARTITIONS)
+    plays = history(shared)
+    before = produce(kafka, topic, [json.dumps(r).encode() for r in plays[:2000]])
+    stop = threading.Event()
+
+    def keep_writing():
+        p = Producer({"bootstrap.servers": kafka, "linger.ms": 5})
+        i = 0
+        while not stop.is_set():
+            p.produce(topic, json.dumps(plays[i % len(plays)]).encode(), partition=i % PARTITIONS)
+            p.poll(0)
+            i += 1
+            time.sleep(0.002)
+        p.flush(10)
+
+    writer = threading.Thread(target=keep_writing)
+    writer.start()
+    try:
+        policy = tmp_path / "plays.toml"
+        policy.write_text(POLICY)
+        out = tmp_path / "out"
+        t = time.time()
+        p = datamin("run", "--policy", policy, "--input", f"kafka://{kafka}/{topic}", "--output", out,
+                    "--option", "startingOffsets=earliest", "--option", "maxOffsetsPerTrigger=500", "--json")
+        elapsed = time.time() - t
+    finally:
+        stop.set()
+        writer.join()
+    assert p.returncode == 0, p.stderr
+    summary = json.loads(p.stdout)
+    assert len(summary["batches"]) >= 4
+    assert elapsed < 60
+    got = {(r["partition"], r["offset"]) for r in read_output(out)}
+    assert set(before) <= got, "everything there at start was read"
+    assert len(got) == summary["messages"]
