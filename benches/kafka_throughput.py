@@ -92,8 +92,8 @@ def main():
             except OSError:
                 time.sleep(0.1)
         bootstrap = f"127.0.0.1:{port}"
-        for f in AdminClient({"bootstrap.servers": bootstrap}).create_topics(
-                [NewTopic("plays", num_partitions=a.partitions)]).values():
+        admin = AdminClient({"bootstrap.servers": bootstrap})
+        for f in admin.create_topics([NewTopic("plays", num_partitions=a.partitions)]).values():
             f.result(timeout=10)
         plays = []
         for f in sorted(SHARED.glob("spotifyviz__StreamingHistory*.json")):

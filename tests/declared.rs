@@ -99,8 +99,8 @@ fn message(offset: i64, payload: &str) -> KafkaMessage {
         partition: 1,
         offset,
         timestamp_ms: Some(1_619_070_000_000),
-        key: Some(b"listener-1".to_vec()),
-        payload: Some(payload.as_bytes().to_vec()),
+        key: Some(b"listener-1".to_vec().into()),
+        payload: Some(payload.as_bytes().to_vec().into()),
         headers: vec![],
     }
 }

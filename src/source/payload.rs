@@ -200,6 +200,9 @@ impl<'a> JsonRows<'a> {
         let Some(format) = self.timestamp_format else {
             return Ok(batch);
         };
+        // The format compiled once, not once per value.
+        let items: Vec<chrono::format::Item<'_>> =
+            chrono::format::StrftimeItems::new(format).collect();
         let mut cols = Vec::with_capacity(batch.num_columns());
         for (f, c) in self.payload.fields().iter().zip(batch.columns()) {
             if !matches!(f.data_type(), DataType::Timestamp(..)) {
@@ -214,7 +217,7 @@ impl<'a> JsonRows<'a> {
             for v in text {
                 out.push(match v {
                     None => None,
-                    Some(v) => Some(parse_timestamp_us(v, format).ok_or_else(|| {
+                    Some(v) => Some(parse_timestamp_us(v, &items).ok_or_else(|| {
                         format!("field {}: '{v}' does not match timestampFormat", f.name())
                     })?),
                 });
@@ -227,16 +230,18 @@ impl<'a> JsonRows<'a> {
     }
 }
 
-/// `text` in strftime `format` as µs since the Unix epoch: with an offset when the format
-/// has one, else UTC; a date-only format gives midnight.
-fn parse_timestamp_us(text: &str, format: &str) -> Option<i64> {
-    if let Ok(t) = chrono::DateTime::parse_from_str(text, format) {
+/// `text` in a compiled strftime format as µs since the Unix epoch: with the offset when
+/// the text has one, else UTC; a date-only format gives midnight.
+fn parse_timestamp_us(text: &str, items: &[chrono::format::Item<'_>]) -> Option<i64> {
+    let mut p = chrono::format::Parsed::new();
+    chrono::format::parse(&mut p, text, items.iter()).ok()?;
+    if let Ok(t) = p.to_datetime() {
         return Some(t.timestamp_micros());
     }
-    if let Ok(t) = chrono::NaiveDateTime::parse_from_str(text, format) {
+    if let Ok(t) = p.to_naive_datetime_with_offset(0) {
         return Some(t.and_utc().timestamp_micros());
     }
-    chrono::NaiveDate::parse_from_str(text, format)
+    p.to_naive_date()
         .ok()
         .and_then(|d| d.and_hms_opt(0, 0, 0))
         .map(|t| t.and_utc().timestamp_micros())
@@ -310,7 +315,7 @@ fn with_metadata(
     }
     cols.push(Arc::new(keys.finish()));
     cols.push(Arc::new(StringArray::from_iter_values(
-        messages.iter().map(|m| m.topic.as_str()),
+        messages.iter().map(|m| &*m.topic),
     )));
     cols.push(Arc::new(Int32Array::from_iter_values(
         messages.iter().map(|m| m.partition),
@@ -352,8 +357,8 @@ mod tests {
             partition: 2,
             offset,
             timestamp_ms: Some(1_700_000_000_000 + offset),
-            key: Some(b"u1".to_vec()),
-            payload: Some(payload.as_bytes().to_vec()),
+            key: Some(b"u1".to_vec().into()),
+            payload: Some(payload.as_bytes().to_vec().into()),
             headers: vec![("src".into(), Some(b"app".to_vec()))],
         }
     }
@@ -432,7 +437,7 @@ mod timestamp_tests {
             offset: o,
             timestamp_ms: None,
             key: None,
-            payload: Some(p.as_bytes().to_vec()),
+            payload: Some(p.as_bytes().to_vec().into()),
             headers: vec![],
         };
         let msgs = [

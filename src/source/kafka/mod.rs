@@ -51,18 +51,18 @@ use crate::Error;
 /// One message as read from Kafka.
 #[derive(Debug, Clone, PartialEq)]
 pub struct KafkaMessage {
-    /// Topic.
-    pub topic: String,
+    /// Topic (shared by the messages of a batch).
+    pub topic: Arc<str>,
     /// Partition.
     pub partition: i32,
     /// Offset in the partition.
     pub offset: i64,
     /// The message's timestamp, ms since the Unix epoch (create or log-append time).
     pub timestamp_ms: Option<i64>,
-    /// Key bytes.
-    pub key: Option<Vec<u8>>,
-    /// Payload bytes (`None`: a tombstone).
-    pub payload: Option<Vec<u8>>,
+    /// Key bytes (a slice of the batch's buffer).
+    pub key: Option<bytes::Bytes>,
+    /// Payload bytes (`None`: a tombstone; a slice of the batch's buffer).
+    pub payload: Option<bytes::Bytes>,
     /// Headers in order: name and value bytes.
     pub headers: Vec<(String, Option<Vec<u8>>)>,
 }
@@ -162,7 +162,13 @@ impl KafkaSource {
             .set("client.id", "datamin")
             // An empty partition reports its end after this wait (librdkafka's default,
             // 500 ms, would add it to every batch that finds nothing new).
-            .set("fetch.wait.max.ms", "100");
+            .set("fetch.wait.max.ms", "100")
+            // A batch reads its range at once: prefetch past librdkafka's 100 000-message
+            // threshold (memory stays bounded by queued.max.messages.kbytes, 64 MiB), and
+            // when a threshold is reached, wait 50 ms, not 1 s, before fetching again
+            // (measured: 300 000 messages read in 1.30 s with the defaults, 0.37 s so).
+            .set("queued.min.messages", "1000000")
+            .set("fetch.queue.backoff.ms", "50");
         for (k, v) in &options.kafka {
             cfg.set(k, v);
         }
@@ -274,7 +280,12 @@ impl KafkaSource {
     /// # Errors
     /// The broker cannot be reached, or data was lost with `failOnDataLoss=true`.
     pub async fn next_batch(&self, start: &PartitionOffsets) -> crate::Result<KafkaBatch> {
+        let t = std::time::Instant::now();
         let parts = self.partitions().await?;
+        tracing::debug!(
+            ms = t.elapsed().as_millis() as u64,
+            "Kafka: partitions listed"
+        );
         let mut from = start.clone();
         for (t, ps) in &parts {
             for p in ps {
