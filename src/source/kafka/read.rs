@@ -73,7 +73,7 @@ pub(super) fn read_blocking(
                 .and_then(|u| u.get(t))
                 .and_then(|x| x.get(p))
                 .copied();
-            let pending = !end.is_some_and(|e| e <= *o);
+            let pending = end.is_none_or(|e| e > *o);
             if pending {
                 let offset = match *o {
                     -2 => Offset::Beginning,
