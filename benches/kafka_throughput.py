@@ -27,6 +27,8 @@ import sys
 import tempfile
 import time
 
+from stream_memory import timed as run_with_rss  # (seconds, peak RSS bytes, stdout)
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data" / "json"
 RELEASE = ROOT / "target" / "release"
@@ -48,19 +50,6 @@ def timed(cmd, env=None):
     if p.returncode not in (0, 1):
         sys.exit(f"{cmd} exited {p.returncode}:\n{err.decode()}")
     return dt, out
-
-
-def run_with_rss(cmd, env):
-    t = time.perf_counter()
-    p = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    out = p.stdout.read()
-    err = p.stderr.read()
-    _, status, usage = os.wait4(p.pid, 0)
-    dt = time.perf_counter() - t
-    code = os.waitstatus_to_exitcode(status)
-    if code not in (0, 1):
-        sys.exit(f"{cmd} exited {code}:\n{err.decode()}")
-    return dt, usage.ru_maxrss * 1024, out
 
 
 def main():
