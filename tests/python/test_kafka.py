@@ -281,3 +281,50 @@ def test_available_now_ends_while_producers_write(kafka, shared, tmp_path):
     got = {(r["partition"], r["offset"]) for r in read_output(out)}
     assert set(before) <= got, "everything there at start was read"
     assert len(got) == summary["messages"]
+
+
+def test_processing_time_stream_with_metrics_and_sigterm(kafka, shared, tmp_path):
+    """A processing-time stream picks up messages produced while it runs, serves Prometheus
+    metrics (messages, rows, batches), and stops at a batch boundary on SIGTERM."""
+    import urllib.request
+    from conftest import free_port
+    topic = "plays-stream"
+    create_topic(kafka, topic, PARTITIONS)
+    plays = history(shared)
+    first = produce(kafka, topic, [json.dumps(r).encode() for r in plays[:300]])
+    policy = tmp_path / "plays.toml"
+    policy.write_text(POLICY)
+    out = tmp_path / "out"
+    port = free_port()
+    p = subprocess.Popen([str(BIN), "run", "--policy", str(policy), "--input", f"kafka://{kafka}/{topic}",
+                          "--output", str(out), "--json", "--trigger", "processing-time=200ms",
+                          "--option", "startingOffsets=earliest", "--metrics-addr", f"127.0.0.1:{port}"],
+                         env=dict(os.environ, DATAMIN_KEY=KEY), stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+
+    def scrape(want):
+        body = ""
+        for _ in range(150):
+            time.sleep(0.1)
+            try:
+                body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2).read().decode()
+            except OSError:
+                continue
+            if want in body:
+                return body
+        raise AssertionError(f"{want!r} not in\n{body}")
+
+    try:
+        scrape('datamin_messages_total{result="decoded"} 300\n')
+        second = produce(kafka, topic, [json.dumps(r).encode() for r in plays[300:500]])
+        body = scrape('datamin_messages_total{result="decoded"} 500\n')
+        assert 'datamin_rows_out_total{table="plays"} 500\n' in body, body
+        assert 'datamin_messages_total{result="rejected"} 0\n' in body
+    finally:
+        p.send_signal(signal.SIGTERM)
+        stdout, stderr = p.communicate(timeout=30)
+    assert p.returncode == 0, stderr
+    summary = json.loads(stdout)
+    assert summary["stopped"] and summary["messages"] == 500
+    got = {(r["partition"], r["offset"]) for r in read_output(out)}
+    assert got == set(first) | set(second)
