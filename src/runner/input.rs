@@ -29,6 +29,8 @@ pub(crate) struct KafkaInput {
     initial: PartitionOffsets,
     servers: String,
     format: ValueFormat,
+    /// The last batch this process planned and where it ends (saves re-reading its offsets).
+    last_end: std::sync::Mutex<Option<(u64, PartitionOffsets)>>,
 }
 
 impl KafkaInput {
@@ -90,10 +92,12 @@ impl KafkaInput {
             initial,
             servers,
             format,
+            last_end: std::sync::Mutex::new(None),
         })
     }
 
-    /// Where batch `id` ends (its `offsets/<id>`), or the initial offsets for `id = -1`.
+    /// Where batch `id` ends: the batch this process planned last, else its `offsets/<id>`;
+    /// the initial offsets for `id = -1`.
     async fn end_of(
         &self,
         checkpoint: &Checkpoint,
@@ -102,19 +106,18 @@ impl KafkaInput {
         let Some(id) = id else {
             return Ok(self.initial.clone());
         };
+        if let Some((last, end)) = &*self.last_end.lock().unwrap_or_else(|e| e.into_inner())
+            && *last == id
+        {
+            return Ok(end.clone());
+        }
         let o = checkpoint.offsets(id).await?.ok_or_else(|| {
             crate::Error::Invalid(format!(
                 "checkpoint {}: offsets/{id} is missing",
                 checkpoint.location()
             ))
         })?;
-        let v = o.sources.first().cloned().unwrap_or(Value::Null);
-        parse_offsets_json(&v.to_string()).map_err(|e| {
-            crate::Error::Invalid(format!(
-                "checkpoint {}: offsets/{id} is not a Kafka offsets file ({e}); was the checkpoint written by a file input?",
-                checkpoint.location()
-            ))
-        })
+        parse_end(checkpoint, id, &o)
     }
 
     /// Batch `id`: re-read when `offsets/<id>` exists (a batch interrupted before its
@@ -127,8 +130,8 @@ impl KafkaInput {
         table: Option<String>,
     ) -> crate::Result<Option<(BatchInput, Value, bool)>> {
         let start = self.end_of(checkpoint, id.checked_sub(1)).await?;
-        let batch = if checkpoint.offsets(id).await?.is_some() {
-            let end = self.end_of(checkpoint, Some(id)).await?;
+        let batch = if let Some(o) = checkpoint.offsets(id).await? {
+            let end = parse_end(checkpoint, id, &o)?;
             let mut from = start.clone();
             for (t, ps) in &end {
                 for p in ps.keys() {
@@ -150,6 +153,7 @@ impl KafkaInput {
             }
             b
         };
+        *self.last_end.lock().unwrap_or_else(|e| e.into_inner()) = Some((id, batch.end.clone()));
         let offsets = offsets_json(&batch.end);
         let complete = batch.complete;
         Ok(Some((
@@ -175,6 +179,21 @@ impl KafkaInput {
     pub(crate) fn table(&self) -> Option<String> {
         self.source.options().table.clone()
     }
+}
+
+/// The end offsets recorded in batch `id`'s `offsets/<id>`.
+fn parse_end(
+    checkpoint: &Checkpoint,
+    id: u64,
+    o: &crate::checkpoint::BatchOffsets,
+) -> crate::Result<PartitionOffsets> {
+    let v = o.sources.first().cloned().unwrap_or(Value::Null);
+    parse_offsets_json(&v.to_string()).map_err(|e| {
+        crate::Error::Invalid(format!(
+            "checkpoint {}: offsets/{id} is not a Kafka offsets file ({e}); was the checkpoint written by a file input?",
+            checkpoint.location()
+        ))
+    })
 }
 
 /// Whether every partition of `end` ends where `start` says it starts.

@@ -43,6 +43,8 @@ pub struct AvroDecoder {
     source: AvroSource,
     /// Schema id → writer schema text (`None`: the registry does not know the id).
     registry_cache: Mutex<BTreeMap<u32, Option<String>>>,
+    /// The given schema registered once, with its Rabin fingerprint (`AvroSource::Schema`).
+    given: Option<(SchemaStore, u64)>,
 }
 
 const CONFLUENT_MAGIC: u8 = 0;
@@ -54,14 +56,23 @@ impl AvroDecoder {
     /// # Errors
     /// A given schema that arrow-avro cannot read.
     pub fn new(source: AvroSource) -> crate::Result<Self> {
-        if let AvroSource::Schema(text) = &source {
-            SchemaStore::new()
-                .register(AvroSchema::new(text.clone()))
-                .map_err(|e| crate::Error::Invalid(format!("avroSchema: {e}")))?;
-        }
+        let given = match &source {
+            AvroSource::Schema(text) => {
+                let mut store = SchemaStore::new();
+                let fp = store
+                    .register(AvroSchema::new(text.clone()))
+                    .map_err(|e| crate::Error::Invalid(format!("avroSchema: {e}")))?;
+                let Fingerprint::Rabin(fp) = fp else {
+                    unreachable!("SchemaStore::new uses Rabin fingerprints")
+                };
+                Some((store, fp))
+            }
+            AvroSource::Registry(_) => None,
+        };
         Ok(Self {
             source,
             registry_cache: Mutex::new(BTreeMap::new()),
+            given,
         })
     }
 
@@ -105,8 +116,12 @@ impl AvroDecoder {
                             })?;
                     }
                 }
+                let mut rejected = vec![false; messages.len()];
+                for b in &bad {
+                    rejected[b.index] = true;
+                }
                 for (i, m) in messages.iter().enumerate() {
-                    if bad.iter().any(|b| b.index == i) {
+                    if rejected[i] {
                         continue;
                     }
                     let p = m.payload.as_deref().unwrap_or_default();
@@ -122,14 +137,8 @@ impl AvroDecoder {
                 }
                 store
             }
-            AvroSource::Schema(text) => {
-                let mut store = SchemaStore::new();
-                let fp = store
-                    .register(AvroSchema::new(text.clone()))
-                    .map_err(|e| crate::Error::Invalid(format!("avroSchema: {e}")))?;
-                let Fingerprint::Rabin(fp) = fp else {
-                    unreachable!("SchemaStore::new uses Rabin fingerprints")
-                };
+            AvroSource::Schema(_) => {
+                let (store, fp) = self.given.clone().expect("registered in new()");
                 for (i, m) in messages.iter().enumerate() {
                     let Some(p) = m.payload.as_deref().filter(|p| !p.is_empty()) else {
                         bad.push(BadMessage {

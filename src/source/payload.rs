@@ -109,11 +109,16 @@ pub async fn decode_messages(
         ValueFormat::Json => decode_json(payload, timestamp_format, messages),
         ValueFormat::Avro(avro) => {
             let (rows, bad) = avro.decode(payload, messages).await?;
+            // A mask, not a search per message: a topic of the wrong format rejects all.
+            let mut rejected = vec![false; messages.len()];
+            for b in &bad {
+                rejected[b.index] = true;
+            }
             let good: Vec<&KafkaMessage> = messages
                 .iter()
-                .enumerate()
-                .filter(|(i, _)| !bad.iter().any(|b| b.index == *i))
-                .map(|(_, m)| *m)
+                .zip(&rejected)
+                .filter(|(_, r)| !**r)
+                .map(|(m, _)| *m)
                 .collect();
             Ok((with_metadata(&table_schema(payload), rows, &good)?, bad))
         }

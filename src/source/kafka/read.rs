@@ -100,10 +100,16 @@ pub(super) fn read_blocking(
             .assign(&tpl)
             .map_err(|e| kafka_err("assign partitions", e))?;
     }
-    let find = |parts: &[Part], topic: &str, partition: i32| {
-        parts
-            .iter()
-            .position(|p| p.partition == partition && &*p.topic == topic)
+    // Messages come in runs from one partition: try the last one first.
+    let mut last = 0usize;
+    let mut find = |parts: &[Part], topic: &str, partition: i32| {
+        let hit = |p: &Part| p.partition == partition && &*p.topic == topic;
+        if parts.get(last).is_some_and(hit) {
+            return Some(last);
+        }
+        let i = parts.iter().position(hit)?;
+        last = i;
+        Some(i)
     };
     let mut arena = BytesMut::with_capacity(1 << 20);
     let mut count = 0u64;
