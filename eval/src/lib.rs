@@ -24,7 +24,7 @@ pub mod defences;
 pub mod report;
 pub mod synthesis;
 
-use datamin::privacy::{GATE_SHARE, OFFSET_RANGE, RADIUS_SLACK_M, ZoneConfig};
+use datamin::privacy::{CELL_M, TRIM_M, ZoneConfig};
 
 pub use attacks::{ATTACKS, EndGeometry, Line, Point};
 pub use defences::{Defence, publish};
@@ -55,15 +55,10 @@ pub struct EvalOptions {
     pub radius_m: f64,
     /// Rounding quantum of the distances datamin publishes, metres.
     pub distance_quantum_m: f64,
-    /// Range of the keyed zone-centre offset, multiples of R: (low, high).
-    pub offset_range: (f64, f64),
+    /// Circumradius of the keyed hexagonal cells, metres.
+    pub cell_m: f64,
     /// Largest keyed extra path length hidden beyond each zone boundary, metres.
     pub trim_m: f64,
-    /// Largest keyed per-subject slack added to the zone radius, metres.
-    pub radius_slack_m: f64,
-    /// Share of activities, in [0, 1], whose zones are gated (the home side of the line
-    /// through the shifted centre hidden too).
-    pub gate_share: f64,
     /// Seed of the synthetic data (homes, track choice, rotation) and of the key.
     pub seed: u64,
 }
@@ -76,10 +71,8 @@ impl Default for EvalOptions {
             activities: 10,
             radius_m: 200.0,
             distance_quantum_m: 100.0,
-            offset_range: OFFSET_RANGE,
-            trim_m: ZoneConfig::default().trim_m,
-            radius_slack_m: RADIUS_SLACK_M,
-            gate_share: GATE_SHARE,
+            cell_m: CELL_M,
+            trim_m: TRIM_M,
             seed: 1,
         }
     }
@@ -97,10 +90,8 @@ impl EvalOptions {
             Defence::Datamin(ZoneConfig {
                 radius_m: self.radius_m,
                 distance_quantum_m: self.distance_quantum_m,
-                offset_range: self.offset_range,
+                cell_m: self.cell_m,
                 trim_m: self.trim_m,
-                radius_slack_m: self.radius_slack_m,
-                gate_share: self.gate_share,
                 ..ZoneConfig::default()
             }),
         ]

@@ -7,7 +7,7 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
-use datamin::privacy::{GATE_SHARE, OFFSET_RANGE, RADIUS_SLACK_M, ZoneConfig};
+use datamin::privacy::{CELL_M, TRIM_M};
 use datamin_eval::{DEFAULT_INPUT, EvalOptions};
 
 /// Measure how well home-location attacks work on the output of a privacy zone.
@@ -38,19 +38,12 @@ struct Cli {
     /// Rounding quantum of published distances, metres.
     #[arg(long, default_value_t = 100.0)]
     distance_quantum_m: f64,
-    /// Range of the keyed zone-centre offset, multiples of R: `LO,HI`.
-    #[arg(long, value_delimiter = ',', default_values_t = [OFFSET_RANGE.0, OFFSET_RANGE.1])]
-    offset_range: Vec<f64>,
+    /// Circumradius of the keyed hexagonal cells, metres.
+    #[arg(long, default_value_t = CELL_M)]
+    cell_m: f64,
     /// Largest keyed extra path length hidden beyond each zone boundary, metres.
-    #[arg(long, default_value_t = ZoneConfig::default().trim_m)]
+    #[arg(long, default_value_t = TRIM_M)]
     trim_m: f64,
-    /// Largest keyed per-subject slack added to the zone radius, metres.
-    #[arg(long, default_value_t = RADIUS_SLACK_M)]
-    radius_slack_m: f64,
-    /// Share of activities (keyed) whose zones are gated: the home side of the line
-    /// through the shifted centre is hidden too.
-    #[arg(long, default_value_t = GATE_SHARE)]
-    gate_share: f64,
     /// Seed of the synthetic data (homes, track choice, rotation).
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -61,19 +54,17 @@ struct Cli {
 
 /// The evaluation the command line asks for.
 fn options(cli: &Cli) -> Result<EvalOptions, &'static str> {
-    let [lo, hi] = cli.offset_range[..] else {
-        return Err("--offset-range takes two numbers: LO,HI");
-    };
+    if !(cli.cell_m >= 0.0 && cli.trim_m >= 0.0 && cli.radius_m >= 0.0) {
+        return Err("--cell-m, --trim-m and --radius-m take metres >= 0");
+    }
     Ok(EvalOptions {
         input: cli.input.clone(),
         subjects: cli.subjects,
         activities: cli.activities,
         radius_m: cli.radius_m,
         distance_quantum_m: cli.distance_quantum_m,
-        offset_range: (lo, hi),
+        cell_m: cli.cell_m,
         trim_m: cli.trim_m,
-        radius_slack_m: cli.radius_slack_m,
-        gate_share: cli.gate_share,
         seed: cli.seed,
     })
 }
@@ -142,14 +133,10 @@ mod tests {
             "300",
             "--distance-quantum-m",
             "50",
-            "--offset-range",
-            "2,3",
+            "--cell-m",
+            "900",
             "--trim-m",
             "10",
-            "--radius-slack-m",
-            "20",
-            "--gate-share",
-            "0.5",
             "--seed",
             "7",
             "--json",
@@ -163,15 +150,13 @@ mod tests {
                 activities: 5,
                 radius_m: 300.0,
                 distance_quantum_m: 50.0,
-                offset_range: (2.0, 3.0),
+                cell_m: 900.0,
                 trim_m: 10.0,
-                radius_slack_m: 20.0,
-                gate_share: 0.5,
                 seed: 7,
             }
         );
         assert!(cli.json);
-        let bad = Cli::parse_from(["datamin-eval", "--offset-range", "1"]);
+        let bad = Cli::parse_from(["datamin-eval", "--cell-m=-1"]);
         assert!(options(&bad).is_err());
     }
 }

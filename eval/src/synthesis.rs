@@ -111,6 +111,9 @@ pub struct Subject {
     pub id: String,
     /// True home, degrees (lat, long).
     pub home: (f64, f64),
+    /// Every place the zone must protect, degrees (lat, long): the home first, then (for
+    /// commuters) the workplace. An attack succeeds when it lands near any of them.
+    pub places: Vec<(f64, f64)>,
     /// Activities that start and end at the home.
     pub activities: Vec<Activity>,
 }
@@ -183,6 +186,7 @@ pub fn synthesize(
         out.push(Subject {
             id,
             home,
+            places: vec![home],
             activities: acts,
         });
     }

@@ -205,19 +205,17 @@ impl Policy {
         if let Some(z) = &self.privacy_zone {
             s.push_str(&format!(
                 "-- privacy_zone (applied to every decoded activity before these views, as raw.*):\n\
-                 --   hide points within {r} m of each start/end, zone centre shifted by a keyed per-subject\n\
-                 --   offset of [{lo}, {hi}) x {r} m{offset}, zone radius grown by a keyed per-subject slack < {sl} m,\n\
-                 --   plus a keyed path length < {t} m beyond each zone edge; for a keyed {g}% of activities\n\
-                 --   everything on the home side of the line through the shifted centre is hidden too (gate);\n\
+                 --   start and end replaced by the centre of their cell in a keyed per-subject hexagonal grid\n\
+                 --   (cells of {c} m circumradius, {area:.2} km²); points within {d} m of that centre hidden\n\
+                 --   (every point within {r} m of the cell), plus a keyed path length < {t} m beyond each zone edge;\n\
                  --   {n} explicit zone(s); distances re-based at the first visible point and rounded to {q} m;\n\
-                 --   lap/session positions, bounding boxes and totals recomputed from the visible points\n",
+                 --   session positions, bounding boxes and totals recomputed from the visible points; laps of\n\
+                 --   activities that lost points and activities.time_created removed\n",
                 r = z.radius_m,
-                lo = z.offset_range.0,
-                hi = z.offset_range.1,
-                offset = if z.offset { "" } else { " (offset off)" },
+                c = z.cell_m,
+                area = z.cell_area_m2() / 1e6,
+                d = z.disk_radius_m(z.radius_m),
                 t = z.trim_m,
-                sl = z.radius_slack_m,
-                g = z.gate_share * 100.0,
                 n = z.zones.len(),
                 q = z.distance_quantum_m,
             ));

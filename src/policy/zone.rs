@@ -13,11 +13,8 @@ pub(crate) struct RawZone {
     enabled: Option<bool>,
     radius_m: Option<Spanned<f64>>,
     distance_quantum_m: Option<Spanned<f64>>,
-    offset: Option<bool>,
-    offset_range: Option<Spanned<Vec<f64>>>,
+    cell_m: Option<Spanned<f64>>,
     trim_m: Option<Spanned<f64>>,
-    radius_slack_m: Option<Spanned<f64>>,
-    gate_share: Option<Spanned<f64>>,
     #[serde(default)]
     zones: Vec<Spanned<RawExplicitZone>>,
 }
@@ -71,34 +68,11 @@ pub(crate) fn validate_zone(
     )? {
         cfg.distance_quantum_m = v;
     }
-    cfg.offset = z.offset.unwrap_or(true);
-    if let Some(r) = &z.offset_range {
-        match r.get_ref()[..] {
-            [lo, hi] if lo.is_finite() && hi.is_finite() && 0.0 <= lo && lo <= hi && hi <= 20.0 => {
-                cfg.offset_range = (lo, hi)
-            }
-            _ => {
-                return Err(cx.err(
-                    Some(r.span()),
-                    "privacy_zone.offset_range",
-                    "offset_range must be [lo, hi] with 0 <= lo <= hi <= 20 (multiples of radius_m)",
-                ));
-            }
-        }
+    if let Some(v) = number(&z.cell_m, "cell_m", 0.0..=100_000.0, metres)? {
+        cfg.cell_m = v;
     }
     if let Some(v) = number(&z.trim_m, "trim_m", 0.0..=100_000.0, metres)? {
         cfg.trim_m = v;
-    }
-    if let Some(v) = number(&z.radius_slack_m, "radius_slack_m", 0.0..=100_000.0, metres)? {
-        cfg.radius_slack_m = v;
-    }
-    if let Some(v) = number(
-        &z.gate_share,
-        "gate_share",
-        0.0..=1.0,
-        "a share between 0 and 1",
-    )? {
-        cfg.gate_share = v;
     }
     for (i, e) in z.zones.into_iter().enumerate() {
         let sp = e.span();

@@ -1,30 +1,79 @@
-//! Which samples of one activity the privacy zone hides: the zone circles (automatic and
-//! explicit, centres shifted by the keyed offset, radii grown by the offset and the keyed
-//! slack), the gate, and the keyed trimming beyond every zone edge.
+//! Which samples of one activity the privacy zone hides: disks around the centres of the
+//! subject's keyed cells that hold the activity's start and end (and around explicit zones),
+//! and the keyed trimming beyond every zone edge.
 //!
 //! Input is the activity's positions in time order (`None` for samples without a fix);
 //! output is one flag per sample, `true` = published. Nothing here knows about Arrow or
 //! files, so the same decision serves decoded files and streamed sessions.
 
-use datamin_udfs::geo::{LocalFrame, destination, haversine_m};
+use datamin_udfs::geo::haversine_m;
 
-use super::{ZoneConfig, keyed_uniform, subject_offset, subject_slack};
+use super::cells::Grid;
+use super::{ZoneConfig, keyed_uniform};
 
 /// A position in degrees: `(latitude, longitude)`.
 pub type LatLong = (f64, f64);
 
-struct Circle {
-    lat: f64,
-    long: f64,
-    radius_m: f64,
+/// A hidden disk: centre (degrees) and radius (metres).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Disk {
+    /// Centre latitude, degrees.
+    pub lat: f64,
+    /// Centre longitude, degrees.
+    pub long: f64,
+    /// Radius, metres.
+    pub radius_m: f64,
+}
+
+impl Disk {
+    fn contains(&self, (lat, long): LatLong) -> bool {
+        haversine_m(lat, long, self.lat, self.long) < self.radius_m
+    }
+}
+
+/// The hidden disks of one activity whose first and last positions are `ends`: for each
+/// end (and each explicit zone of `subject`) the disk of radius `cell_m + margin` around the
+/// centre of its cell in the subject's keyed grid ([`Grid`]); with `cell_m = 0`, the disk of
+/// radius `margin` around the point itself. `margin` is `radius_m` for ends and the zone's
+/// own radius for explicit zones.
+pub fn hidden_disks(
+    ends: &[LatLong],
+    cfg: &ZoneConfig,
+    key: Option<&[u8]>,
+    subject: &str,
+) -> Vec<Disk> {
+    let grid = (cfg.cell_m > 0.0).then(|| Grid::new(key, subject, cfg.cell_m));
+    let disk = |(lat, long): LatLong, margin: f64| {
+        let (lat, long) = grid.map_or((lat, long), |g| g.cell_centre(lat, long));
+        Disk {
+            lat,
+            long,
+            radius_m: cfg.disk_radius_m(margin),
+        }
+    };
+    let mut out = Vec::new();
+    if cfg.radius_m > 0.0 {
+        for &e in ends {
+            let d = disk(e, cfg.radius_m);
+            if !out.contains(&d) {
+                out.push(d);
+            }
+        }
+    }
+    for z in &cfg.zones {
+        if z.subject.as_deref().is_none_or(|s| s == subject) {
+            out.push(disk((z.lat, z.long), z.radius_m));
+        }
+    }
+    out
 }
 
 /// The publish mask of one activity (see the module docs and [`super`]).
 ///
 /// `positions`: one entry per sample, in time order. `key`: the secret, required for the
-/// keyed parts (offset, slack, gate, trim; without it they are off). `subject` selects the
-/// keyed per-subject offset and slack and the subject's explicit zones; `activity_id` the
-/// keyed per-activity gate and trim.
+/// keyed parts (grid, trim; without it the grid is unkeyed and trimming is off). `subject`
+/// selects the keyed per-subject grid and the subject's explicit zones; `activity_id` the
+/// keyed per-activity trim.
 ///
 /// Samples without a position take the state of the last positioned sample before them
 /// (hidden before the first positioned one), so time-only samples near home go too.
@@ -35,65 +84,20 @@ pub fn visible(
     subject: &str,
     activity_id: &str,
 ) -> Vec<bool> {
-    let (bearing, dist) = match (cfg.offset, key) {
-        (true, Some(k)) => subject_offset(k, subject, cfg.radius_m.max(1.0), cfg.offset_range),
-        _ => (0.0, 0.0),
-    };
-    let slack = match key {
-        Some(k) if cfg.radius_slack_m > 0.0 => subject_slack(k, subject, cfg.radius_slack_m),
-        _ => 0.0,
-    };
-    let shifted = |lat: f64, long: f64, r: f64| {
-        let (la, lo) = if dist > 0.0 {
-            destination(lat, long, bearing, dist)
-        } else {
-            (lat, long)
-        };
-        Circle {
-            lat: la,
-            long: lo,
-            radius_m: r + dist + slack,
-        }
-    };
-    let mut circles = Vec::new();
-    // gates: frames at shifted centres; hidden where (x, y)·toward < 0, toward = the offset
-    // direction (from the anchor to the shifted centre)
-    let mut gates = Vec::new();
-    let gated = dist > 0.0 && key.is_some_and(|k| cfg.gated(k, activity_id));
-    if cfg.radius_m > 0.0 {
-        let ends = [
-            positions.iter().find_map(|p| *p),
-            positions.iter().rev().find_map(|p| *p),
-        ];
-        for (la, lo) in ends.into_iter().flatten() {
-            let c = shifted(la, lo, cfg.radius_m);
-            if gated {
-                gates.push(LocalFrame::new(c.lat, c.long));
-            }
-            circles.push(c);
-        }
-    }
-    for z in &cfg.zones {
-        if z.subject.as_deref().is_none_or(|s| s == subject) {
-            circles.push(shifted(z.lat, z.long, z.radius_m));
-        }
-    }
-    let toward = (bearing.sin(), bearing.cos());
-    let behind_gate = |la: f64, lo: f64| {
-        gates.iter().any(|f| {
-            let (x, y) = f.to_xy(la, lo);
-            x * toward.0 + y * toward.1 < 0.0
-        })
-    };
+    let ends: Vec<LatLong> = [
+        positions.iter().find_map(|p| *p),
+        positions.iter().rev().find_map(|p| *p),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let disks = hidden_disks(&ends, cfg, key, subject);
     let mut hidden_state = true;
     let mut keep: Vec<bool> = positions
         .iter()
         .map(|p| {
-            if let Some((la, lo)) = *p {
-                hidden_state = circles
-                    .iter()
-                    .any(|c| haversine_m(la, lo, c.lat, c.long) < c.radius_m)
-                    || behind_gate(la, lo);
+            if let Some(p) = *p {
+                hidden_state = disks.iter().any(|d| d.contains(p));
             }
             !hidden_state
         })

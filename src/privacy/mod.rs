@@ -1,36 +1,43 @@
-//! Location privacy zones that survive the published attacks.
+//! Location privacy zones that survive an attacker who knows the mechanism.
 //!
 //! Fitness platforms hide the start and end of an activity inside a circle ("privacy zone").
 //! Hassan et al. (USENIX Security 2018) recover 84% of hidden homes by fitting a circle to
 //! the points where tracks enter or leave it; Dhondt et al. (ACM CCS 2022) locate 85.55% of
 //! homes behind 200 m zones within 22.95 m from the *distance* values activities still
-//! publish. [`apply_zone`] defends against both:
+//! publish. Both work because the hidden region is a function of the home: a circle around
+//! it. [`apply_zone`] hides a region that is *the same for every home inside a cell*:
 //!
-//! 1. **Hidden points are removed.** A point is hidden if it lies inside the zone around the
-//!    activity's start or end (automatic zones) or inside an explicit zone of the subject.
-//! 2. **The zone centre is shifted** by a keyed offset that is stable per subject
-//!    ([`subject_offset`]: bearing and distance from HMAC-SHA256(key, subject), distance
-//!    uniform in [`ZoneConfig::offset_range`]·R, default [`OFFSET_RANGE`]), never re-drawn
-//!    per activity (re-drawing lets an attacker average it away). The zone's radius grows by
-//!    the same distance (`R + |o|`), so every point within `R` of the true start/end is still
-//!    hidden while the circle an attacker fits is centred on the shifted point, far from the
-//!    home. Beyond each zone edge a keyed random stretch of path ([`ZoneConfig::trim_m`]) is
-//!    hidden too, so the visible endpoints do not lie on one circle. The radius also grows
-//!    by a keyed per-subject slack ([`subject_slack`]), so that the fitted radius does not
-//!    give away the offset length.
-//! 3. **Gate.** For a keyed share of activities ([`ZoneConfig::gate_share`]) everything on
-//!    the home side of the line through the shifted centre is hidden too, so the visible
-//!    ends no longer cluster next to the home.
-//! 4. **Derived values are recomputed from what remains.** Cumulative distance is re-based at
-//!    the first visible point (the hidden distance is gone, which defeats the distance
-//!    attack) and rounded to `distance_quantum_m`; lap and session start/end times and
-//!    positions, bounding boxes, distance, elapsed time, ascent/descent, speed and heart-rate
-//!    summaries are recomputed from the visible points; timer time and calories, which
-//!    cannot be, are removed; a lap without visible points is removed.
+//! 1. **Keyed cells.** Each subject has a hexagonal grid of cells (circumradius
+//!    [`ZoneConfig::cell_m`], area `3√3/2·cell_m²`) whose origin and rotation come from
+//!    HMAC-SHA256(key, subject) ([`cells::Grid`]): stable per subject, unpredictable without
+//!    the key. The start and the end of every activity are replaced by the centre of the
+//!    cell that holds them (a *spatial cloaking* region in the sense of Gruteser and Grunwald,
+//!    MobiSys 2003, with a per-user keyed grid).
+//! 2. **Hidden disks around cell centres.** Every point within `1.06·cell_m + radius_m` of such a
+//!    centre is hidden. The disk covers the whole cell with a margin of at least
+//!    [`ZoneConfig::radius_m`] around every point of it, so every point within `radius_m` of
+//!    the true start/end is hidden, and the disk's centre and radius are the same for every
+//!    home in the cell: fitting the circle (Hassan et al.) yields the cell, never the home.
+//! 3. **Keyed trim.** Beyond every zone edge a track crosses, a further stretch of path is
+//!    hidden, uniform in `[0, trim_m)` and drawn per activity and crossing, so visible ends and
+//!    their headings do not sit exactly on the circle.
+//! 4. **Derived values are recomputed from what remains, or removed.** Cumulative distance is
+//!    re-based at the first visible point and rounded to `distance_quantum_m`; session start
+//!    and end times and positions, bounding boxes, distance, elapsed time, ascent/descent,
+//!    speed and heart-rate summaries are recomputed from the visible points; timer time and
+//!    calories are removed; **laps are removed** from every activity the zone hid anything
+//!    of (their boundaries sit at fixed distances or times from the hidden start, which is
+//!    what Dhondt et al.'s distance attack needs); `activities.time_created` is removed and
+//!    `start_time`/`end_time`/`record_count` describe the visible samples.
 //!
 //! Records without a position take the hidden state of the last positioned record before
 //! them (hidden before the first visible one), so time-only samples near home go too.
+//!
+//! What an attacker still learns is the cell (about `3√3/2·cell_m²`) and whatever the
+//! visible tracks' exits and headings say about where inside it the tracks began;
+//! `docs/principles.md` states the argument, its limits and the measured attacks.
 
+pub mod cells;
 pub mod mask;
 mod operator;
 pub mod summary;
@@ -60,50 +67,43 @@ pub struct ExplicitZone {
 /// Parameters of the privacy-zone rule.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ZoneConfig {
-    /// Radius R of the automatic zones around every activity's start and end, metres
-    /// (0: no automatic zones, only explicit ones).
+    /// Margin R, metres: every point within R of an activity's start or end (or of any
+    /// point of its cell) is hidden (0: no automatic zones, only explicit ones).
     pub radius_m: f64,
     /// Published distances are rounded to a multiple of this, metres (0: not rounded).
     pub distance_quantum_m: f64,
-    /// Shift zone centres by the keyed per-subject offset (needs the key).
-    pub offset: bool,
-    /// Range of the offset length as multiples of R, `[lo, hi)`; see [`subject_offset`].
-    pub offset_range: (f64, f64),
+    /// Circumradius (= side) of the keyed hexagonal cells, metres (0: no cells; the zone is
+    /// then a plain circle of radius R around the start/end, as platforms do, and offers
+    /// no protection against circle fitting). The home is hidden among all points of its
+    /// cell, `3√3/2 · cell_m²` m² (1.27 km² at 700 m).
+    pub cell_m: f64,
     /// Beyond every zone boundary a track crosses, hide a further keyed random stretch of
     /// path, uniform in `[0, trim_m)` metres and drawn per activity and crossing (needs the
-    /// key; 0: off). The points where tracks leave the zone then no longer lie on its
-    /// circle, so the circle an attacker fits through them is blurred too.
+    /// key; 0: off).
     pub trim_m: f64,
-    /// Keyed per-subject slack added to the zone radius, uniform in `[0, radius_slack_m)`
-    /// metres (needs the key; 0: off). Without it the fitted circle's radius minus R is
-    /// exactly the offset length, and an attacker who knows the mechanism walks that far
-    /// from the fitted centre; see [`subject_slack`].
-    pub radius_slack_m: f64,
-    /// Share of activities, chosen per activity from the key, whose automatic zones are
-    /// *gated*: besides the zone, everything on the home side of the line through the
-    /// shifted centre (perpendicular to the offset) is hidden, so these activities only
-    /// show points on the far side, away from the home (0: off; needs the offset). Visible
-    /// ends of ungated activities cluster on the home side of the zone; the gated ones
-    /// pull the centroid of all ends away from it. See [`ZoneConfig::gated`].
-    pub gate_share: f64,
-    /// Explicit zones.
+    /// Explicit zones: hidden as if an activity started at their centre, with their radius
+    /// as the margin.
     pub zones: Vec<ExplicitZone>,
 }
 
 impl ZoneConfig {
-    /// Whether the rule draws from the secret key (the offset or the trimming).
+    /// Whether the rule draws from the secret key (the cells' grid or the trimming).
     pub fn is_keyed(&self) -> bool {
-        self.offset || self.trim_m > 0.0 || self.radius_slack_m > 0.0
+        self.cell_m > 0.0 || self.trim_m > 0.0
     }
 
-    /// Whether the automatic zones of activity `activity_id` are gated (see
-    /// [`ZoneConfig::gate_share`]): `HMAC-SHA256(key, "datamin/zone-gate/" || activity_id)`
-    /// read as a number in [0, 1) is below `gate_share`.
-    pub fn gated(&self, key: &[u8], activity_id: &str) -> bool {
-        self.offset
-            && self.gate_share > 0.0
-            && keyed_uniform(key, b"datamin/zone-gate/", &[activity_id.as_bytes()]).0
-                < self.gate_share
+    /// Radius of the hidden disk around a cell centre for margin `margin_m`, metres:
+    /// `1.06 · cell_m + margin_m`. The factor bounds how far a cell reaches from its centre
+    /// on the ground (the projection's shear, see [`cells`]), so the disk covers the whole
+    /// cell with at least `margin_m` to spare.
+    pub fn disk_radius_m(&self, margin_m: f64) -> f64 {
+        cells::GROUND_REACH * self.cell_m + margin_m
+    }
+
+    /// Area of one cell, m² (`3√3/2 · cell_m²`): the region over which the home stays
+    /// hidden.
+    pub fn cell_area_m2(&self) -> f64 {
+        1.5 * 3f64.sqrt() * self.cell_m * self.cell_m
     }
 }
 
@@ -112,24 +112,18 @@ impl Default for ZoneConfig {
         Self {
             radius_m: 200.0,
             distance_quantum_m: 100.0,
-            offset: true,
-            offset_range: OFFSET_RANGE,
-            trim_m: 300.0,
-            radius_slack_m: RADIUS_SLACK_M,
-            gate_share: GATE_SHARE,
+            cell_m: CELL_M,
+            trim_m: TRIM_M,
             zones: Vec::new(),
         }
     }
 }
 
-/// Default [`ZoneConfig::radius_slack_m`], metres.
-pub const RADIUS_SLACK_M: f64 = 300.0;
+/// Default [`ZoneConfig::cell_m`], metres.
+pub const CELL_M: f64 = 700.0;
 
-/// Default [`ZoneConfig::gate_share`].
-pub const GATE_SHARE: f64 = 0.6;
-
-/// Default range of the zone-centre offset as multiples of R: `[lo, hi)`.
-pub const OFFSET_RANGE: (f64, f64) = (2.5, 3.5);
+/// Default [`ZoneConfig::trim_m`], metres.
+pub const TRIM_M: f64 = 300.0;
 
 /// Two numbers uniform in [0, 1) from `HMAC-SHA256(key, domain || parts...)`.
 pub(crate) fn keyed_uniform(key: &[u8], domain: &[u8], parts: &[&[u8]]) -> (f64, f64) {
@@ -141,22 +135,6 @@ pub(crate) fn keyed_uniform(key: &[u8], domain: &[u8], parts: &[&[u8]]) -> (f64,
     let h = m.finalize().into_bytes();
     let u = |b: &[u8]| u64::from_be_bytes(b.try_into().expect("8 bytes")) as f64 / 2f64.powi(64);
     (u(&h[0..8]), u(&h[8..16]))
-}
-
-/// The keyed, per-subject stable offset of zone centres: `(bearing in radians, distance in
-/// metres)`, bearing uniform in [0, 2π), distance uniform in `range`·R. Derived from
-/// `HMAC-SHA256(key, "datamin/zone-offset/" || subject)`: the same key and subject always
-/// give the same offset, and without the key it cannot be predicted.
-pub fn subject_offset(key: &[u8], subject: &str, radius_m: f64, range: (f64, f64)) -> (f64, f64) {
-    let (a, b) = keyed_uniform(key, b"datamin/zone-offset/", &[subject.as_bytes()]);
-    let (lo, hi) = range;
-    (a * std::f64::consts::TAU, radius_m * (lo + (hi - lo) * b))
-}
-
-/// The keyed, per-subject stable slack added to zone radii, metres: uniform in
-/// `[0, slack_m)`, from `HMAC-SHA256(key, "datamin/zone-slack/" || subject)`.
-pub fn subject_slack(key: &[u8], subject: &str, slack_m: f64) -> f64 {
-    slack_m * keyed_uniform(key, b"datamin/zone-slack/", &[subject.as_bytes()]).0
 }
 
 /// What the privacy zone hid (one activity, or summed over a batch).
@@ -180,7 +158,8 @@ impl ZoneStats {
 }
 
 /// Applies the zone to one decoded activity in place, for `subject` (the same code as
-/// [`PrivacyZone::apply`], on the activity's batches). `key` is required for the keyed
+/// [`PrivacyZone::apply`], on the activity's batches; `info.time_created_us` is removed as
+/// `PrivacyZone::apply` removes `activities.time_created`). `key` is required for the keyed
 /// parts ([`ZoneConfig::is_keyed`]); without it they are off.
 ///
 /// # Errors
@@ -203,5 +182,7 @@ pub fn apply_zone(
     a.records = crate::format::from_arrow::read_records(&z.records)?;
     a.laps = crate::format::from_arrow::read_summaries(&z.laps)?;
     a.sessions = crate::format::from_arrow::read_summaries(&z.sessions)?;
+    // as `PrivacyZone::apply` does to the `activities` row
+    a.info.time_created_us = None;
     Ok(z.stats)
 }

@@ -4,8 +4,9 @@
 //! [`PrivacyZone::apply`] groups the rows of `records`, `laps` and `sessions` by
 //! `activity_id`, decides per activity which samples to hide ([`super::mask::visible`]),
 //! removes them, re-bases and rounds the cumulative distance, recomputes laps and sessions
-//! from what stays visible ([`super::summary`]) and rewrites the per-activity columns of
-//! `activities` (`start_time`, `end_time`, `record_count`). Input is any batches with the
+//! from what stays visible ([`super::summary`]), removes the laps of every activity that
+//! lost samples, and rewrites the per-activity columns of `activities` (`start_time`,
+//! `end_time`, `record_count`; `time_created` removed). Input is any batches with the
 //! canonical columns (found by name, cast to the canonical type), whatever decoded them;
 //! other columns pass through. Rows keep their order within an activity, and activities
 //! the order in which they first appear.
@@ -60,7 +61,7 @@ impl PrivacyZone {
     pub fn new(cfg: ZoneConfig, key: Option<PseudonymKey>) -> Result<Self> {
         if cfg.is_keyed() && key.is_none() {
             return plan_err!(
-                "the privacy zone draws its offset, slack and trimming from the secret key, but no key was given"
+                "the privacy zone draws its cell grid and trimming from the secret key, but no key was given"
             );
         }
         Ok(Self { cfg, key })
@@ -237,10 +238,14 @@ pub fn zone_activity(
         heart_rate_bpm: i16s(&kept, "heart_rate_bpm")?,
     };
 
+    // Laps: their boundaries sit at fixed distances or times from the start (auto-lap every
+    // km, the lap button at the door), so any lap of an activity that lost samples tells how
+    // much was hidden before it. They are published only when nothing was hidden.
+    let hid_any = kept.num_rows() < records.num_rows();
     let mut lap_rows = read_summaries(laps)?;
     let lap_keep: Vec<bool> = lap_rows
         .iter_mut()
-        .map(|l| recompute_lap(l, &track, &quant))
+        .map(|l| !hid_any && recompute_lap(l, &track, &quant))
         .collect();
     let laps_removed = lap_keep.iter().filter(|k| !**k).count();
     let out_laps = filter_record_batch(
@@ -271,7 +276,8 @@ pub fn zone_activity(
 }
 
 /// `activities` with `start_time`, `end_time` and `record_count` taken from the visible
-/// samples of each activity (`NULL`/0 for an activity without visible samples).
+/// samples of each activity (`NULL`/0 for an activity without visible samples), and
+/// `time_created` removed (`NULL`).
 fn rewrite_activities(
     b: &RecordBatch,
     spans: &HashMap<String, (Option<i64>, Option<i64>, i64)>,
@@ -285,6 +291,12 @@ fn rewrite_activities(
     let spans: Vec<_> = ids.iter().map(span).collect();
     let b = replace_column(b, "start_time", timestamp_array(spans.iter().map(|s| s.0)))?;
     let b = replace_column(&b, "end_time", timestamp_array(spans.iter().map(|s| s.1)))?;
+    // when the file was created is when the hidden part began
+    let b = replace_column(
+        &b,
+        "time_created",
+        timestamp_array(spans.iter().map(|_| None)),
+    )?;
     let counts: ArrayRef = Arc::new(Int64Array::from_iter_values(spans.iter().map(|s| s.2)));
     let b = replace_column(&b, "record_count", counts)?;
     debug_assert!(
