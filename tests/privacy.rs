@@ -3,6 +3,7 @@
 
 use datamin::format::{ActivityFormat, decode};
 use datamin::policy::Policy;
+use datamin::privacy::mask::hidden_disks;
 use datamin::privacy::{ZoneConfig, apply_zone};
 use datamin::udfs::geo::haversine_m;
 
@@ -12,34 +13,49 @@ fn shared(p: &str) -> Vec<u8> {
     std::fs::read(format!("{}/tests/data/{p}", env!("CARGO_MANIFEST_DIR"))).unwrap()
 }
 
+/// The positions of an activity's records.
+fn track(a: &datamin::format::Activity) -> Vec<(f64, f64)> {
+    a.records
+        .iter()
+        .filter_map(|r| r.position_lat.zip(r.position_long))
+        .collect()
+}
+
 #[test]
 fn no_point_or_derived_value_reveals_the_hidden_endpoints() {
-    let bytes = shared("fitparse__activity-small-fenix2-run.fit");
-    let orig = decode(ActivityFormat::Fit, "run.fit", &bytes).unwrap();
+    let bytes = shared("fitparse__Edge810-Vector-2013-08-16-15-35-10.fit");
+    let orig = decode(ActivityFormat::Fit, "ride.fit", &bytes).unwrap();
+    assert!(!orig.laps.is_empty() && orig.info.time_created_us.is_some());
     let mut a = orig.clone();
-    // ungated, so that the derived values of a partly visible activity can be checked (the
-    // gate is tested below)
-    let cfg = ZoneConfig {
-        radius_m: 200.0,
-        distance_quantum_m: 100.0,
-        gate_share: 0.0,
-        ..ZoneConfig::default()
-    };
+    let cfg = ZoneConfig::default();
     let stats = apply_zone(&mut a, &cfg, Some(KEY), "subject-1").unwrap();
-    let pos = |r: &datamin::format::RecordRow| r.position_lat.zip(r.position_long);
-    let start = orig.records.iter().find_map(pos).unwrap();
-    let end = orig.records.iter().rev().find_map(pos).unwrap();
+    let pts = track(&orig);
+    let (start, end) = (pts[0], *pts.last().unwrap());
+    let disks = hidden_disks(&[start, end], &cfg, Some(KEY), "subject-1");
+    let outside = |p: (f64, f64)| {
+        disks
+            .iter()
+            .all(|d| haversine_m(p.0, p.1, d.lat, d.long) >= d.radius_m)
+    };
     let far = |p: (f64, f64)| {
-        haversine_m(p.0, p.1, start.0, start.1) >= 200.0
-            && haversine_m(p.0, p.1, end.0, end.1) >= 200.0
+        haversine_m(p.0, p.1, start.0, start.1) >= cfg.radius_m
+            && haversine_m(p.0, p.1, end.0, end.1) >= cfg.radius_m
     };
     assert!(
         stats.records_hidden > 0 && !a.records.is_empty(),
         "{stats:?}"
     );
-    // 1. no visible point within R of the true start or end
-    assert!(a.records.iter().filter_map(pos).all(far));
-    // 2. cumulative distance re-based at the first visible point and rounded to 100 m
+    // 1. the disks are centred on cell centres, within the cell's reach of the true ends,
+    //    and reach at least R beyond the ends
+    for (d, e) in disks.iter().zip([start, end]) {
+        let off = haversine_m(d.lat, d.long, e.0, e.1);
+        assert!(off <= 1.06 * cfg.cell_m, "{off}");
+        assert!(d.radius_m - off >= cfg.radius_m, "{d:?} {off}");
+    }
+    // 2. no visible point within the disks, hence none within R of the true start or end
+    let vis = track(&a);
+    assert!(vis.iter().all(|p| outside(*p) && far(*p)));
+    // 3. cumulative distance re-based at the first visible point and rounded to 100 m
     let d: Vec<f64> = a.records.iter().filter_map(|r| r.distance_m).collect();
     assert_eq!(d[0], 0.0);
     assert!(d.iter().all(|v| v % 100.0 == 0.0));
@@ -50,12 +66,16 @@ fn no_point_or_derived_value_reveals_the_hidden_endpoints() {
         .and_then(|r| r.distance_m)
         .unwrap();
     assert!(
-        first_visible_orig > 150.0,
+        first_visible_orig > cfg.radius_m,
         "the hidden distance was {first_visible_orig} m"
     );
-    // 3. session and laps: positions, bounding box and totals from the visible points only
-    let vis: Vec<(f64, f64)> = a.records.iter().filter_map(pos).collect();
-    for s in a.sessions.iter().chain(&a.laps) {
+    // 4. laps (boundaries at fixed distances from the hidden start) and the file's creation
+    //    time are gone
+    assert!(a.laps.is_empty(), "{} laps", a.laps.len());
+    assert_eq!(stats.laps_removed, orig.laps.len());
+    assert_eq!(a.info.time_created_us, None);
+    // 5. the session: positions, bounding box and totals from the visible points only
+    for s in &a.sessions {
         for p in [
             s.start_position_lat.zip(s.start_position_long),
             s.end_position_lat.zip(s.end_position_long),
@@ -63,15 +83,7 @@ fn no_point_or_derived_value_reveals_the_hidden_endpoints() {
         .into_iter()
         .flatten()
         {
-            assert!(
-                vis.contains(&p),
-                "summary position {p:?} is not a visible point"
-            );
-            assert!(far(p));
-        }
-        if let (Some(n), Some(sw)) = (s.nec_lat, s.swc_lat) {
-            assert_eq!(n, vis.iter().map(|p| p.0).fold(f64::MIN, f64::max).min(n));
-            assert!(sw >= vis.iter().map(|p| p.0).fold(f64::MAX, f64::min) - 1e-12);
+            assert!(vis.contains(&p), "summary position {p:?} is not visible");
         }
         assert!(s.total_timer_time_s.is_none() && s.total_calories_kcal.is_none());
     }
@@ -92,60 +104,108 @@ fn no_point_or_derived_value_reveals_the_hidden_endpoints() {
     assert!((s.total_distance_m.unwrap() - span).abs() <= 100.0);
     assert!(s.total_distance_m.unwrap() < orig.sessions[0].total_distance_m.unwrap());
     assert_eq!(s.start_time_us, a.records[0].timestamp_us);
-    // 4. the same subject and key always give the same output (deterministic, stable offset)
+    assert_eq!(
+        s.total_elapsed_time_s,
+        Some(
+            (a.records.last().unwrap().timestamp_us.unwrap() - a.records[0].timestamp_us.unwrap())
+                as f64
+                / 1e6
+        )
+    );
+    // 6. the same subject and key always give the same output
     let mut b = orig.clone();
     apply_zone(&mut b, &cfg, Some(KEY), "subject-1").unwrap();
     assert_eq!(a.records, b.records);
 }
 
 #[test]
-fn gated_activities_show_nothing_on_the_home_side_of_the_shifted_centre() {
-    use datamin::privacy::subject_offset;
-    use datamin::udfs::geo::LocalFrame;
+fn every_start_in_a_cell_gives_the_same_hidden_region() {
+    use datamin::privacy::cells::Grid;
+    use datamin::udfs::geo::destination;
+    let cfg = ZoneConfig::default();
+    let grid = Grid::new(Some(KEY), "subject-1", cfg.cell_m);
+    let home = (50.85, 4.35);
+    let centre = grid.cell_centre(home.0, home.1);
+    // homes all over the home's cell, found by walking from its centre
+    let mut same = 0;
+    for i in 0..72 {
+        let p = destination(
+            centre.0,
+            centre.1,
+            (i * 5) as f64 * std::f64::consts::PI / 180.0,
+            (i % 8) as f64 * 90.0,
+        );
+        if grid.cell_centre(p.0, p.1) != centre {
+            continue; // beyond this cell (its hexagon is not a disk)
+        }
+        same += 1;
+        let d = hidden_disks(&[p], &cfg, Some(KEY), "subject-1");
+        assert_eq!(d.len(), 1);
+        assert_eq!((d[0].lat, d[0].long), centre);
+        assert_eq!(d[0].radius_m, 1.06 * cfg.cell_m + cfg.radius_m);
+    }
+    assert!(same >= 40, "{same}");
+    // another key or subject: another grid
+    let other = hidden_disks(&[home], &cfg, Some(b"another key"), "subject-1");
+    assert_ne!((other[0].lat, other[0].long), centre);
+    // cell_m = 0: a plain circle around the point (the platform-style zone)
+    let plain = ZoneConfig {
+        cell_m: 0.0,
+        ..cfg.clone()
+    };
+    let d = hidden_disks(&[home], &plain, Some(KEY), "subject-1");
+    assert_eq!((d[0].lat, d[0].long, d[0].radius_m), (home.0, home.1, 200.0));
+}
+
+#[test]
+fn the_hidden_part_of_a_real_track_moved_anywhere_in_a_cell_is_the_whole_disk() {
+    // a real track translated so that it starts at two homes of one cell: the published
+    // points of both lie outside the same disk, and each loses what lies inside it
+    use datamin::privacy::cells::Grid;
     let bytes = shared("fitparse__activity-small-fenix2-run.fit");
     let orig = decode(ActivityFormat::Fit, "run.fit", &bytes).unwrap();
-    let pos = |r: &datamin::format::RecordRow| r.position_lat.zip(r.position_long);
-    let start = orig.records.iter().find_map(pos).unwrap();
     let cfg = ZoneConfig {
-        gate_share: 1.0,
+        trim_m: 0.0,
         ..ZoneConfig::default()
     };
-    let (mut visible, mut hidden_whole) = (0, 0);
-    for s in 0..12 {
-        let subject = format!("subject-{s}");
-        let mut a = orig.clone();
-        apply_zone(&mut a, &cfg, Some(KEY), &subject).unwrap();
-        let mut ungated = orig.clone();
-        let open = ZoneConfig {
-            gate_share: 0.0,
-            ..cfg.clone()
-        };
-        apply_zone(&mut ungated, &open, Some(KEY), &subject).unwrap();
-        // the gate only hides more
-        assert!(a.records.len() <= ungated.records.len());
-        if a.records.is_empty() {
-            hidden_whole += 1;
-            continue;
-        }
-        // every visible point lies beyond the line through the start's shifted centre,
-        // perpendicular to the offset
-        let (bearing, dist) = subject_offset(KEY, &subject, cfg.radius_m, cfg.offset_range);
-        let f = LocalFrame::new(start.0, start.1);
-        for p in a.records.iter().filter_map(pos) {
-            let (x, y) = f.to_xy(p.0, p.1);
-            let along = x * bearing.sin() + y * bearing.cos();
-            assert!(along >= dist - 1.0, "{subject}: {along} m < {dist} m");
-            visible += 1;
-        }
+    let start = track(&orig)[0];
+    let centre = Grid::new(Some(KEY), "s", cfg.cell_m).cell_centre(start.0, start.1);
+    let disk = hidden_disks(&[start], &cfg, Some(KEY), "s")[0];
+    // shift it 100-500 m in some direction until its start is elsewhere in the cell
+    let moved = (0..60)
+        .map(|k| {
+            let (bearing, dist) = ((k % 12) as f64 * 0.5236, 100.0 + (k / 12) as f64 * 100.0);
+            let (la, lo) = datamin::udfs::geo::destination(start.0, start.1, bearing, dist);
+            let (dla, dlo) = (la - start.0, lo - start.1);
+            let mut m = orig.clone();
+            for r in &mut m.records {
+                r.position_lat = r.position_lat.map(|v| v + dla);
+                r.position_long = r.position_long.map(|v| v + dlo);
+            }
+            m
+        })
+        .find(|m| {
+            let s2 = track(m)[0];
+            Grid::new(Some(KEY), "s", cfg.cell_m).cell_centre(s2.0, s2.1) == centre
+                && haversine_m(s2.0, s2.1, start.0, start.1) > 90.0
+        })
+        .expect("a start elsewhere in the cell");
+    for a in [orig, moved] {
+        let mut z = a.clone();
+        apply_zone(&mut z, &cfg, Some(KEY), "s").unwrap();
+        let inside = |p: &(f64, f64)| haversine_m(p.0, p.1, disk.lat, disk.long) < disk.radius_m;
+        // without trimming: exactly the points outside the disk(s) after the first exit stay
+        assert!(track(&z).iter().all(|p| !inside(p)));
+        let first_out = track(&a).iter().position(|p| !inside(p)).unwrap();
+        assert_eq!(track(&z)[0], track(&a)[first_out]);
     }
-    assert!(visible > 0 && hidden_whole > 0, "{visible} {hidden_whole}");
 }
 
 #[test]
 fn privacy_zone_policy_section() {
     let p = Policy::parse(
         "p.toml",
-        "[privacy_zone]\nradius_m = 300\noffset_range = [2, 3]\ntrim_m = 150\nradius_slack_m = 250\ngate_share = 0.25\nzones = [{ lat = 50.85, long = 4.35, radius_m = 250 }]\n[tables.records]\nkeep = [\"timestamp\"]\n",
+        "[privacy_zone]\nradius_m = 300\ncell_m = 900\ntrim_m = 150\nzones = [{ lat = 50.85, long = 4.35, radius_m = 250 }]\n[tables.records]\nkeep = [\"timestamp\"]\n",
     )
     .unwrap();
     let z = p.privacy_zone.as_ref().unwrap();
@@ -153,73 +213,48 @@ fn privacy_zone_policy_section() {
         (
             z.radius_m,
             z.distance_quantum_m,
-            z.offset,
-            z.offset_range,
+            z.cell_m,
             z.trim_m,
-            z.radius_slack_m,
-            z.gate_share,
             z.zones.len()
         ),
-        (300.0, 100.0, true, (2.0, 3.0), 150.0, 250.0, 0.25, 1)
+        (300.0, 100.0, 900.0, 150.0, 1)
     );
-    assert!(p.needs_key(), "the keyed offset needs the key");
+    assert!(p.needs_key(), "the keyed grid needs the key");
     let explain = p.explain();
     assert!(
-        explain.contains("offset of [2, 3) x 300 m")
+        explain.contains("cells of 900 m circumradius, 2.10 km²")
+            && explain.contains("points within 1254 m of that centre")
             && explain.contains("path length < 150 m")
-            && explain.contains("slack < 250 m")
-            && explain.contains("a keyed 25% of activities")
             && explain.contains("1 explicit zone(s)"),
         "{explain}"
     );
-    let e = Policy::parse(
-        "p.toml",
-        "[privacy_zone]\nradius_m = -1\n[tables.records]\nkeep = [\"timestamp\"]\n",
-    )
-    .unwrap_err();
+    let bad = |toml: &str| {
+        Policy::parse(
+            "p.toml",
+            &format!("[privacy_zone]\n{toml}\n[tables.records]\nkeep = [\"timestamp\"]\n"),
+        )
+        .unwrap_err()
+    };
+    let e = bad("radius_m = -1");
     assert_eq!(
         (e.line, e.key.as_deref()),
         (Some(2), Some("privacy_zone.radius_m")),
         "{e}"
     );
-    let e = Policy::parse(
-        "p.toml",
-        "[privacy_zone]\noffset_range = [3, 2]\n[tables.records]\nkeep = [\"timestamp\"]\n",
-    )
-    .unwrap_err();
+    let e = bad("cell_m = -700");
     assert_eq!(
         (e.line, e.column, e.key.as_deref()),
-        (Some(2), Some(16), Some("privacy_zone.offset_range")),
+        (Some(2), Some(10), Some("privacy_zone.cell_m")),
         "{e}"
     );
-    let e = Policy::parse(
-        "p.toml",
-        "[privacy_zone]\ntrim_m = -1\n[tables.records]\nkeep = [\"timestamp\"]\n",
-    )
-    .unwrap_err();
+    let e = bad("trim_m = -1");
     assert_eq!(e.key.as_deref(), Some("privacy_zone.trim_m"), "{e}");
-    let e = Policy::parse(
-        "p.toml",
-        "[privacy_zone]\ngate_share = 1.5\n[tables.records]\nkeep = [\"timestamp\"]\n",
-    )
-    .unwrap_err();
-    assert_eq!(
-        (e.line, e.key.as_deref()),
-        (Some(2), Some("privacy_zone.gate_share")),
-        "{e}"
-    );
-    assert!(e.message.contains("between 0 and 1"), "{e}");
-    let e = Policy::parse(
-        "p.toml",
-        "[privacy_zone]\nradius_slack_m = -5\n[tables.records]\nkeep = [\"timestamp\"]\n",
-    )
-    .unwrap_err();
-    assert_eq!(e.key.as_deref(), Some("privacy_zone.radius_slack_m"), "{e}");
-    let e = Policy::parse(
-        "p.toml",
-        "[privacy_zone]\nradius = 5\n[tables.records]\nkeep = [\"timestamp\"]\n",
-    )
-    .unwrap_err();
+    // the parameters of the former offset design are refused, not ignored
+    for old in ["gate_share = 0.6", "radius_slack_m = 300", "offset_range = [2.5, 3.5]"] {
+        let e = bad(old);
+        assert!(e.message.contains("unknown field"), "{e}");
+    }
+    let e = bad("radius = 5");
     assert!(e.message.contains("unknown field `radius`"), "{e}");
     let p = Policy::parse(
         "p.toml",

@@ -31,15 +31,20 @@
 use datamin::format::{Activity, RecordRow};
 use datamin::udfs::geo::LocalFrame;
 
-/// Names of the attacks, in the order of [`attack`]'s estimates (then the mechanism-aware
-/// one).
-pub const ATTACKS: [&str; 6] = [
+/// Names of the attacks, in the order of [`attack`]'s estimates, then the mechanism-aware
+/// one and the three that know datamin's keyed cells: [`crate::likelihood`],
+/// [`crate::learned`] and [`crate::side_channel`] (reported as `side channel: <column>`,
+/// the column that worked best).
+pub const ATTACKS: [&str; 9] = [
     "endpoint circle fit",
     "distance leakage",
     "naive centroid",
     "offset-aware centroid",
     "heading extrapolation",
     "mechanism-aware",
+    "maximum likelihood",
+    "learned",
+    "side channel",
 ];
 
 /// How far along the track from a visible end the heading attack takes its direction,
@@ -269,13 +274,22 @@ pub fn attack(
 
 /// The mechanism-aware attack on every subject: for each half of the subjects, the sign and
 /// shift that succeed most often (within [`CALIBRATION_TARGET_M`]) on the *other* half are
-/// used. `r0` is the zone radius R the attacker knows from the policy, metres. Returns the
-/// error per subject, metres (infinite where there is no geometry).
-pub fn mechanism_aware(geometry: &[Option<EndGeometry>], r0: f64) -> Vec<f64> {
-    let err = |g: &Option<EndGeometry>, p: (f64, f64, f64)| {
-        g.map_or(f64::INFINITY, |g| {
+/// used. `r0` is the zone radius R the attacker knows from the policy, metres; `places`
+/// the protected places of each subject (local metres, same frame as its geometry). Returns
+/// the error per subject (distance to the nearest place), metres (infinite where there is no
+/// geometry).
+pub fn mechanism_aware(
+    geometry: &[Option<EndGeometry>],
+    r0: f64,
+    places: &[Vec<Point>],
+) -> Vec<f64> {
+    let err_at = |i: usize, p: (f64, f64, f64)| {
+        geometry[i].map_or(f64::INFINITY, |g| {
             let e = g.estimate(p.0, p.1, r0, p.2);
-            e.0.hypot(e.1)
+            places[i]
+                .iter()
+                .map(|q| (e.0 - q.0).hypot(e.1 - q.1))
+                .fold(f64::INFINITY, f64::min)
         })
     };
     let mut params = Vec::new();
@@ -292,19 +306,15 @@ pub fn mechanism_aware(geometry: &[Option<EndGeometry>], r0: f64) -> Vec<f64> {
             .iter()
             .copied()
             .max_by_key(|p| {
-                geometry
-                    .iter()
-                    .enumerate()
-                    .filter(|(i, g)| fold(*i) != f && err(g, *p) <= CALIBRATION_TARGET_M)
+                (0..geometry.len())
+                    .filter(|i| fold(*i) != f && err_at(*i, *p) <= CALIBRATION_TARGET_M)
                     .count()
             })
             .expect("parameters")
     };
     let best = [best_for(0), best_for(1)];
-    geometry
-        .iter()
-        .enumerate()
-        .map(|(i, g)| err(g, best[fold(i)]))
+    (0..geometry.len())
+        .map(|i| err_at(i, best[fold(i)]))
         .collect()
 }
 

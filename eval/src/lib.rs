@@ -7,11 +7,15 @@
 //! subject gets a secret home and activities taken from real activity files, rotated by a
 //! random angle and moved so that they start at the home and end there too. A [`Defence`]
 //! is applied ([`defences`]): raw data, a platform-style zone centred on the home, or
-//! datamin's `privacy_zone` rule. Then six attacks ([`attacks`]) run on what it publishes:
-//! three published ones (endpoint circle fit, distance leakage, naive centroid) and three
-//! aimed at datamin's own design (offset-aware centroid, heading extrapolation,
-//! mechanism-aware). An attack succeeds on a subject when its estimate is within 22.95 m
-//! (Dhondt et al.'s threshold) or 100 m of the true home ([`report`]).
+//! datamin's `privacy_zone` rule. Then nine attacks run on what it publishes: three
+//! published ones (endpoint circle fit, distance leakage, naive centroid), three aimed at
+//! datamin's earlier offset design (offset-aware centroid, heading extrapolation,
+//! mechanism-aware; [`attacks`]), and three that know the keyed cells and their parameters,
+//! not the key: a maximum-likelihood search over candidate homes ([`likelihood`]), a learned
+//! attacker trained on subjects it simulates and publishes itself ([`learned`]), and a sweep
+//! of every published column for a side channel ([`side_channel`]). An attack succeeds on a
+//! subject when its estimate is within 22.95 m (Dhondt et al.'s threshold), 100 m or 200 m of
+//! the nearest protected place (home, or workplace of a commuter; [`report`]).
 //!
 //! [`run`] does it all from [`EvalOptions`] (what the `datamin-eval` command line takes) and
 //! returns a typed [`Report`]; [`Report::render`] gives the Markdown table.
@@ -21,7 +25,10 @@
 
 pub mod attacks;
 pub mod defences;
+pub mod learned;
+pub mod likelihood;
 pub mod report;
+pub mod side_channel;
 pub mod synthesis;
 
 use datamin::privacy::{CELL_M, TRIM_M, ZoneConfig};
@@ -34,8 +41,9 @@ pub use synthesis::{SplitMix64, Subject, Track, load_activities, synthesize, tra
 /// Activities with fewer positioned samples than this are not used as tracks.
 pub const MIN_TRACK_POINTS: usize = 300;
 
-/// Tracks are cut to at most this many positioned samples (the first ones).
-pub const MAX_TRACK_POINTS: usize = 900;
+/// Tracks are cut to at most this many positioned samples (the first ones): about an hour
+/// at one sample a second, a typical real activity.
+pub const MAX_TRACK_POINTS: usize = 3600;
 
 /// Default location of the real activity files, relative to the working directory (the
 /// `shared/` folder beside the checkout).
@@ -61,6 +69,9 @@ pub struct EvalOptions {
     pub trim_m: f64,
     /// Seed of the synthetic data (homes, track choice, rotation) and of the key.
     pub seed: u64,
+    /// Number of subjects the learned attacker simulates to train on (its own, with the
+    /// seed XOR [`learned::ATTACKER_SEED`] and its own key).
+    pub attacker_subjects: usize,
 }
 
 impl Default for EvalOptions {
@@ -74,6 +85,7 @@ impl Default for EvalOptions {
             cell_m: CELL_M,
             trim_m: TRIM_M,
             seed: 1,
+            attacker_subjects: 200,
         }
     }
 }
@@ -124,8 +136,9 @@ pub enum EvalError {
 }
 
 /// Loads the real tracks of `opts.input` ([`MIN_TRACK_POINTS`] to [`MAX_TRACK_POINTS`]
-/// samples), builds the synthetic subjects, and runs every attack on each of
-/// [`EvalOptions::defences`] with [`EvalOptions::key`].
+/// samples), builds the synthetic subjects and the learned attacker's own ones
+/// ([`EvalOptions::attacker_subjects`], same tracks, another seed), and runs every attack on
+/// each of [`EvalOptions::defences`] with [`EvalOptions::key`].
 pub async fn run(opts: &EvalOptions) -> Result<Report, EvalError> {
     let acts = load_activities(&opts.input).await?;
     let tracks = tracks_from(&acts, MIN_TRACK_POINTS, MAX_TRACK_POINTS);
@@ -135,7 +148,13 @@ pub async fn run(opts: &EvalOptions) -> Result<Report, EvalError> {
         });
     }
     let subjects = synthesize(&tracks, opts.subjects, opts.activities, opts.seed);
-    let results = evaluate(&subjects, &opts.defences(), &opts.key());
+    let training = synthesize(
+        &tracks,
+        opts.attacker_subjects,
+        opts.activities,
+        opts.seed ^ learned::ATTACKER_SEED,
+    );
+    let results = evaluate(&subjects, &opts.defences(), &opts.key(), &training);
     Ok(Report {
         input: opts.input.clone(),
         tracks: tracks.len(),

@@ -14,7 +14,7 @@ use datamin_eval::{DEFAULT_INPUT, EvalOptions};
 ///
 /// Builds synthetic subjects (secret home + real tracks from INPUT, out and back from
 /// home), publishes them raw, behind a Strava-style zone, and behind datamin's
-/// privacy_zone rule, and runs six attacks on each (three published, three aimed at
+/// privacy_zone rule, and runs nine attacks on each (three published, six aimed at
 /// datamin's own design).
 #[derive(Parser)]
 #[command(
@@ -47,6 +47,9 @@ struct Cli {
     /// Seed of the synthetic data (homes, track choice, rotation).
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Subjects the learned attacker simulates and publishes under its own key to train on.
+    #[arg(long, default_value_t = 200)]
+    attacker_subjects: usize,
     /// Print JSON (the results of every defence).
     #[arg(long)]
     json: bool,
@@ -66,6 +69,7 @@ fn options(cli: &Cli) -> Result<EvalOptions, &'static str> {
         cell_m: cli.cell_m,
         trim_m: cli.trim_m,
         seed: cli.seed,
+        attacker_subjects: cli.attacker_subjects,
     })
 }
 
@@ -139,6 +143,8 @@ mod tests {
             "10",
             "--seed",
             "7",
+            "--attacker-subjects",
+            "30",
             "--json",
         ]);
         let o = options(&cli).unwrap();
@@ -153,6 +159,7 @@ mod tests {
                 cell_m: 900.0,
                 trim_m: 10.0,
                 seed: 7,
+                attacker_subjects: 30,
             }
         );
         assert!(cli.json);

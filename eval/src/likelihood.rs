@@ -1,0 +1,434 @@
+//! The maximum-likelihood attack on datamin's keyed cells: what a visible track's ends say
+//! about where inside the hidden disk it began.
+//!
+//! The attacker knows the mechanism and its parameters ([`Mechanism`]), not the key. The
+//! visible ends of a subject's activities are grouped by the hidden disk they leave
+//! ([`main_cluster`]: single linkage, ends of one disk are at most `2·(ρ + trim)` apart);
+//! the disk's centre `c` is fitted with the known radius ([`fit_centre`]); every visible
+//! end is walked back along its heading to the disk's edge (its *exit*, [`Fitted::exits`]).
+//! Then every candidate home `p` within [`Mechanism::search_m`] of `c` (a grid of
+//! [`GRID_STEP_M`]) is scored ([`score_grid`]) by
+//!
+//! - the log-likelihood of the exit angles under straight departures in uniform directions
+//!   from `p` ([`exit_density`]): `f(φ | p) = (ρ² − ρ·d·cos(φ − α)) / (2π·(ρ² + d² −
+//!   2ρ·d·cos(φ − α)))`, `(d, α)` the polar coordinates of `p − c`;
+//! - a von Mises heading term: `Σ cos∠(h, exit − p)`, `h` the visible heading pointing away
+//!   from the zone (a track that left `p` keeps going the way it went);
+//!
+//! weighted `λ·ll + κ·heading`; [`Scores::best`] is the estimate. `λ` and `κ` are
+//! calibrated on the attacker's own simulated subjects ([`crate::learned`]).
+//!
+//! Positions are local metres (east, north), as in [`crate::attacks`].
+
+use datamin::format::{Activity, RecordRow};
+use datamin::udfs::geo::LocalFrame;
+
+use crate::attacks::Point;
+use crate::defences::Defence;
+
+/// Spacing of the candidate homes, metres.
+pub const GRID_STEP_M: f64 = 20.0;
+
+/// A visible end's heading is the direction to the first visible point at least this far
+/// along the track from it, metres.
+pub const HEADING_M: f64 = 150.0;
+
+/// What the attacker knows of a defence (from its policy): the hidden disk's radius, the
+/// trim and how far from the disk's centre the home can be. Metres.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Mechanism {
+    /// Radius ρ of the hidden disk, metres (0 for raw data).
+    pub rho_m: f64,
+    /// Largest extra path hidden beyond the disk's edge, metres.
+    pub trim_m: f64,
+    /// The home is within this distance of the disk's centre, metres.
+    pub search_m: f64,
+}
+
+impl Mechanism {
+    /// The mechanism of `d`: raw data hides nothing; a platform zone is a disk of radius R
+    /// centred on the home; datamin's disk has radius `1.06·cell_m + R` around the centre of
+    /// the home's cell (within `1.06·cell_m` of it), plus the trim.
+    pub fn of(d: &Defence) -> Self {
+        match d {
+            Defence::Raw => Self {
+                rho_m: 0.0,
+                trim_m: 0.0,
+                search_m: 100.0,
+            },
+            Defence::PlatformZone { radius_m } => Self {
+                rho_m: *radius_m,
+                trim_m: 0.0,
+                search_m: 100.0,
+            },
+            Defence::Datamin(c) => Self {
+                rho_m: c.disk_radius_m(c.radius_m),
+                trim_m: c.trim_m,
+                search_m: if c.cell_m > 0.0 {
+                    datamin::privacy::cells::GROUND_REACH * c.cell_m
+                } else {
+                    100.0
+                },
+            },
+        }
+    }
+
+    /// Ends of one disk are at most this far apart (plus slack), metres.
+    pub fn link_m(&self) -> f64 {
+        (2.1 * (self.rho_m + self.trim_m)).max(300.0)
+    }
+}
+
+/// One visible end of an activity: its position, its heading and which activity (index in
+/// the published list) and which end (`start`: its first visible point) it is.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct End {
+    /// Position, local metres.
+    pub at: Point,
+    /// Unit direction of the visible track leaving this end, away from the hidden part.
+    pub heading: Option<Point>,
+    /// Index of the activity in the published list.
+    pub activity: usize,
+    /// Whether it is the first visible point (else the last).
+    pub start: bool,
+}
+
+/// The visible records (with a position) of `a`.
+pub fn visible(a: &Activity) -> Vec<&RecordRow> {
+    a.records
+        .iter()
+        .filter(|r| r.position_lat.is_some() && r.position_long.is_some())
+        .collect()
+}
+
+/// The visible ends of every published activity, local metres in `frame`.
+pub fn ends_of(published: &[Activity], frame: &LocalFrame) -> Vec<End> {
+    let mut out = Vec::new();
+    for (i, a) in published.iter().enumerate() {
+        let xy: Vec<Point> = visible(a)
+            .iter()
+            .map(|r| frame.to_xy(r.position_lat.unwrap(), r.position_long.unwrap()))
+            .collect();
+        if xy.is_empty() {
+            continue;
+        }
+        let heading = |mut it: Box<dyn Iterator<Item = &Point> + '_>| {
+            let p0 = *it.next()?;
+            let q = it.find(|q| (q.0 - p0.0).hypot(q.1 - p0.1) >= HEADING_M)?;
+            let n = (q.0 - p0.0).hypot(q.1 - p0.1);
+            Some(((q.0 - p0.0) / n, (q.1 - p0.1) / n))
+        };
+        for start in [true, false] {
+            let (at, h) = if start {
+                (xy[0], heading(Box::new(xy.iter())))
+            } else {
+                (xy[xy.len() - 1], heading(Box::new(xy.iter().rev())))
+            };
+            out.push(End {
+                at,
+                heading: h,
+                activity: i,
+                start,
+            });
+        }
+    }
+    out
+}
+
+/// Indexes of the largest group of `ends` linked by distances below `link_m` (single
+/// linkage): the ends of the disk most activities leave.
+pub fn main_cluster(ends: &[End], link_m: f64) -> Vec<usize> {
+    let n = ends.len();
+    let mut label = vec![usize::MAX; n];
+    let mut best: Vec<usize> = Vec::new();
+    for s in 0..n {
+        if label[s] != usize::MAX {
+            continue;
+        }
+        label[s] = s;
+        let (mut group, mut stack) = (vec![s], vec![s]);
+        while let Some(i) = stack.pop() {
+            for j in 0..n {
+                let (a, b) = (ends[i].at, ends[j].at);
+                if label[j] == usize::MAX && (a.0 - b.0).hypot(a.1 - b.1) < link_m {
+                    label[j] = s;
+                    group.push(j);
+                    stack.push(j);
+                }
+            }
+        }
+        if group.len() > best.len() {
+            best = group;
+        }
+    }
+    best.sort_unstable();
+    best
+}
+
+/// Centre of the circle of known radius `r` (metres) that best fits `pts` (Gauss–Newton from
+/// the Kåsa fit, then dropping points whose residual exceeds `max(3 × median, 150 m)`);
+/// the points' mean when `r` is 0 or there are fewer than three. `None` without points.
+pub fn fit_centre(pts: &[Point], r: f64) -> Option<Point> {
+    if pts.is_empty() {
+        return None;
+    }
+    let n = pts.len() as f64;
+    let mean = (
+        pts.iter().map(|p| p.0).sum::<f64>() / n,
+        pts.iter().map(|p| p.1).sum::<f64>() / n,
+    );
+    if r < 1.0 || pts.len() < 3 {
+        return Some(mean);
+    }
+    let gauss_newton = |mut c: Point, pts: &[Point]| {
+        for _ in 0..30 {
+            let (mut a11, mut a12, mut a22, mut b1, mut b2) = (0.0, 0.0, 0.0, 0.0, 0.0);
+            for p in pts {
+                let (dx, dy) = (c.0 - p.0, c.1 - p.1);
+                let d = dx.hypot(dy).max(1e-6);
+                let (jx, jy) = (dx / d, dy / d);
+                let res = d - r;
+                a11 += jx * jx;
+                a12 += jx * jy;
+                a22 += jy * jy;
+                b1 += jx * res;
+                b2 += jy * res;
+            }
+            let det = a11 * a22 - a12 * a12;
+            if det.abs() < 1e-9 {
+                break;
+            }
+            let (sx, sy) = ((a22 * b1 - a12 * b2) / det, (a11 * b2 - a12 * b1) / det);
+            c = (c.0 - sx, c.1 - sy);
+            if sx.hypot(sy) < 0.01 {
+                break;
+            }
+        }
+        c
+    };
+    let mut c = gauss_newton(crate::attacks::fit_circle(pts).unwrap_or(mean), pts);
+    for _ in 0..3 {
+        let res: Vec<f64> = pts
+            .iter()
+            .map(|p| ((p.0 - c.0).hypot(p.1 - c.1) - r).abs())
+            .collect();
+        let mut sorted = res.clone();
+        sorted.sort_by(f64::total_cmp);
+        let limit = (3.0 * sorted[sorted.len() / 2]).max(150.0);
+        let kept: Vec<Point> = pts
+            .iter()
+            .zip(&res)
+            .filter(|(_, e)| **e <= limit)
+            .map(|(p, _)| *p)
+            .collect();
+        if kept.len() < 3 || kept.len() == pts.len() {
+            break;
+        }
+        c = gauss_newton(c, &kept);
+    }
+    Some(c)
+}
+
+/// The main disk of a subject: its fitted centre and, per end of [`main_cluster`], the exit
+/// (where the track crossed the disk's edge) and the heading.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fitted {
+    /// Fitted centre `c`, local metres.
+    pub centre: Point,
+    /// Per end: the exit on the circle of radius ρ around `c` (walked back along the heading,
+    /// else radially), local metres, and the heading (unit).
+    pub exits: Vec<(Point, Option<Point>)>,
+    /// The ends of the cluster (indexes into the ends given to [`fit`]).
+    pub ends: Vec<usize>,
+}
+
+/// Groups `ends`, fits the main disk of `m` and walks each of its ends back to the disk's
+/// edge; `None` without ends.
+pub fn fit(ends: &[End], m: &Mechanism) -> Option<Fitted> {
+    let idx = main_cluster(ends, m.link_m());
+    let pts: Vec<Point> = idx.iter().map(|&i| ends[i].at).collect();
+    let c = fit_centre(&pts, m.rho_m + m.trim_m / 2.0)?;
+    let exits = idx
+        .iter()
+        .map(|&i| {
+            let e = &ends[i];
+            let q = (e.at.0 - c.0, e.at.1 - c.1);
+            let qn = q.0.hypot(q.1).max(1e-9);
+            let radial = (c.0 + m.rho_m * q.0 / qn, c.1 + m.rho_m * q.1 / qn);
+            let exit = e.heading.map_or(radial, |h| {
+                let qh = q.0 * h.0 + q.1 * h.1;
+                let disc = qh * qh - qn * qn + m.rho_m * m.rho_m;
+                if disc < 0.0 {
+                    return radial;
+                }
+                let t = qh - disc.sqrt();
+                if !(0.0..=1.5 * m.trim_m.max(1.0)).contains(&t) {
+                    return radial;
+                }
+                (e.at.0 - t * h.0, e.at.1 - t * h.1)
+            });
+            (exit, e.heading)
+        })
+        .collect();
+    Some(Fitted {
+        centre: c,
+        exits,
+        ends: idx,
+    })
+}
+
+/// Density of the exit angle `phi` (radians, around the disk's centre) of a straight path
+/// leaving a point at distance `d` (metres, `d < rho`) and angle `alpha` from the centre of a
+/// disk of radius `rho` (metres) in a uniformly random direction, per radian.
+pub fn exit_density(phi: f64, d: f64, alpha: f64, rho: f64) -> f64 {
+    let c = (phi - alpha).cos();
+    (rho * rho - rho * d * c)
+        / (std::f64::consts::TAU * (rho * rho + d * d - 2.0 * rho * d * c).max(1e-9))
+}
+
+/// The candidate homes of one subject with their two score terms.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scores {
+    /// Candidate homes, local metres.
+    pub candidates: Vec<Point>,
+    /// Log-likelihood of the exit angles per candidate (0 where the disk has no radius).
+    pub angle_ll: Vec<f64>,
+    /// Heading agreement per candidate: `Σ cos∠(h, exit − p)`.
+    pub heading: Vec<f64>,
+}
+
+impl Scores {
+    /// The candidate maximising `lambda · angle_ll + kappa · heading`; `None` without
+    /// candidates.
+    pub fn best(&self, lambda: f64, kappa: f64) -> Option<Point> {
+        (0..self.candidates.len())
+            .max_by(|&i, &j| {
+                let s = |k: usize| lambda * self.angle_ll[k] + kappa * self.heading[k];
+                s(i).total_cmp(&s(j))
+            })
+            .map(|i| self.candidates[i])
+    }
+}
+
+/// Scores every candidate home on a [`GRID_STEP_M`] grid within `m.search_m` of the fitted
+/// centre (see the module docs).
+pub fn score_grid(f: &Fitted, m: &Mechanism) -> Scores {
+    let c = f.centre;
+    let rho = m.rho_m;
+    let k = (m.search_m / GRID_STEP_M).ceil() as i64;
+    let angles: Vec<f64> = f
+        .exits
+        .iter()
+        .map(|(e, _)| (e.1 - c.1).atan2(e.0 - c.0))
+        .collect();
+    let mut s = Scores {
+        candidates: Vec::new(),
+        angle_ll: Vec::new(),
+        heading: Vec::new(),
+    };
+    for i in -k..=k {
+        for j in -k..=k {
+            let u = (i as f64 * GRID_STEP_M, j as f64 * GRID_STEP_M);
+            let d = u.0.hypot(u.1);
+            if d > m.search_m {
+                continue;
+            }
+            let p = (c.0 + u.0, c.1 + u.1);
+            let alpha = u.1.atan2(u.0);
+            let ll: f64 = if rho > 1.0 && d < 0.98 * rho {
+                angles
+                    .iter()
+                    .map(|&phi| exit_density(phi, d, alpha, rho).max(1e-12).ln())
+                    .sum()
+            } else {
+                0.0
+            };
+            let head: f64 = f
+                .exits
+                .iter()
+                .filter_map(|(e, h)| {
+                    let h = (*h)?;
+                    let (vx, vy) = (e.0 - p.0, e.1 - p.1);
+                    let n = vx.hypot(vy);
+                    (n > 1e-6).then(|| (vx * h.0 + vy * h.1) / n)
+                })
+                .sum();
+            s.candidates.push(p);
+            s.angle_ll.push(ll);
+            s.heading.push(head);
+        }
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Exits of straight paths from `home` in evenly spread directions out of the disk of
+    /// radius `rho` around `c`, with headings along the paths.
+    fn exits_from(home: Point, c: Point, rho: f64, n: usize) -> Vec<End> {
+        (0..n)
+            .map(|i| {
+                let th = (i as f64 + 0.5) / n as f64 * std::f64::consts::TAU;
+                let h = (th.cos(), th.sin());
+                let q = (home.0 - c.0, home.1 - c.1);
+                let qh = q.0 * h.0 + q.1 * h.1;
+                let t = -qh + (qh * qh - (q.0 * q.0 + q.1 * q.1) + rho * rho).sqrt();
+                End {
+                    at: (home.0 + t * h.0, home.1 + t * h.1),
+                    heading: Some(h),
+                    activity: i,
+                    start: true,
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_exit_density_integrates_to_one_and_leans_towards_the_point() {
+        let n = 10_000;
+        let total: f64 = (0..n)
+            .map(|i| {
+                exit_density(
+                    i as f64 / n as f64 * std::f64::consts::TAU,
+                    400.0,
+                    1.0,
+                    900.0,
+                )
+            })
+            .sum::<f64>()
+            * std::f64::consts::TAU
+            / n as f64;
+        assert!((total - 1.0).abs() < 1e-6, "{total}");
+        assert!(exit_density(1.0, 400.0, 1.0, 900.0) > exit_density(1.0 + 3.14, 400.0, 1.0, 900.0));
+        assert!((exit_density(2.0, 0.0, 0.0, 900.0) - 1.0 / std::f64::consts::TAU).abs() < 1e-12);
+    }
+
+    #[test]
+    fn the_likelihood_recovers_a_known_home_from_its_exits() {
+        let m = Mechanism {
+            rho_m: 942.0,
+            trim_m: 0.0,
+            search_m: 742.0,
+        };
+        let (c, home) = ((1000.0, -500.0), (1300.0, -100.0));
+        let ends = exits_from(home, c, m.rho_m, 60);
+        let f = fit(&ends, &m).unwrap();
+        assert!(
+            (f.centre.0 - c.0).hypot(f.centre.1 - c.1) < 1.0,
+            "{:?}",
+            f.centre
+        );
+        let s = score_grid(&f, &m);
+        // angles alone: within a few grid steps; headings alone: exact
+        let a = s.best(1.0, 0.0).unwrap();
+        assert!((a.0 - home.0).hypot(a.1 - home.1) <= 80.0, "{a:?}");
+        let h = s.best(0.0, 1.0).unwrap();
+        assert!((h.0 - home.0).hypot(h.1 - home.1) <= 15.0, "{h:?}");
+        // a second, smaller group of ends far away is left out
+        let mut two = ends.clone();
+        two.extend(exits_from((9000.0, 0.0), (9000.0, 100.0), m.rho_m, 10));
+        assert_eq!(main_cluster(&two, m.link_m()), (0..60).collect::<Vec<_>>());
+    }
+}
