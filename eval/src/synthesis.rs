@@ -19,7 +19,8 @@
 //!   [`WORK_MIN_M`]–[`WORK_MAX_M`] from home (then [`Subject::places`] holds both). A share
 //!   [`Realism::commute_share`] of their activities are commutes, home → work or work → home
 //!   (equally likely), all along the subject's one commute route: a track turned so that a
-//!   prefix of it points at the workplace and scaled so that the prefix ends exactly there.
+//!   prefix of it points at the workplace and scaled so that the prefix ends exactly there
+//!   (of [`FIT_CANDIDATES`] random tracks, the one needing the least scaling and detour).
 //! - **A short walk.** In a share [`Realism::walk_share`] of activities the recording starts
 //!   and ends a short walk from the place (each end independently: uniform 0–[`WALK_MAX_M`]
 //!   in a uniform direction). The route's first and last [`WALK_BLEND_M`] are bent to meet
@@ -512,19 +513,32 @@ fn closed_loop(t: &[P], u: &[P], th: f64) -> Vec<P> {
         .collect()
 }
 
-/// Index `j ≥ 1` of the sample of `t` whose distance from the start is closest (by ratio)
-/// to `d_m`, and that ratio's absolute log; `None` if no sample is 1 m from the start.
+/// The prefix of `t` that best reaches `d_m` from its start: the index `j ≥ 1` of the
+/// first sample at least `d_m` from the start (else of the farthest sample), and its misfit
+/// `|ln(d_m / r)| + ln(L / r)` (`r` the sample's distance from the start, `L` the prefix's
+/// path length): 0 for a straight prefix needing no scaling. `None` if no sample is 1 m
+/// from the start.
 fn best_prefix(t: &[P], d_m: f64) -> Option<(usize, f64)> {
-    t.iter()
-        .enumerate()
-        .skip(1)
-        .filter(|(_, p)| p.0.hypot(p.1) >= 1.0)
-        .map(|(j, p)| (j, (d_m / p.0.hypot(p.1)).ln().abs()))
-        .min_by(|a, b| a.1.total_cmp(&b.1))
+    let r = |p: &P| p.0.hypot(p.1);
+    let j = t
+        .iter()
+        .position(|p| r(p) >= d_m)
+        .filter(|&j| j > 0)
+        .or_else(|| {
+            (1..t.len())
+                .max_by(|&a, &b| r(&t[a]).total_cmp(&r(&t[b])))
+                .filter(|&j| r(&t[j]) >= 1.0)
+        })?;
+    let len: f64 = t[..=j]
+        .windows(2)
+        .map(|w| (w[1].0 - w[0].0).hypot(w[1].1 - w[0].1))
+        .sum();
+    let rj = r(&t[j]);
+    Some((j, (d_m / rj).ln().abs() + (len / rj).max(1.0).ln()))
 }
 
-/// A path from the origin to `target` (metres) along `t`: the prefix of `t` whose end is
-/// nearest `target`'s distance ([`best_prefix`]), turned to point at it and scaled so that
+/// A path from the origin to `target` (metres) along `t`: the prefix of `t` that first
+/// reaches `target`'s distance ([`best_prefix`]), turned to point at it and scaled so that
 /// it ends exactly on it. Times are `t`'s.
 fn toward(t: &[P], target: (f64, f64)) -> Vec<P> {
     let d = target.0.hypot(target.1);
@@ -1127,35 +1141,5 @@ mod tests {
                 assert_eq!(a.info.time_created_us, None);
             }
         }
-    }
-}
-#[cfg(test)]
-mod tmp_real {
-    use super::*;
-    #[tokio::test]
-    async fn real_stats() {
-        let acts = load_activities("../../shared/data").await.unwrap();
-        let tr = tracks_from(&acts, 300, 3600);
-        eprintln!("tracks {}", tr.len());
-        for t in &tr { let e = t.iter().map(|p| p.0.hypot(p.1)).fold(0.0, f64::max); eprint!("({} pts, {:.0} m, dt {:.0}s) ", t.len(), e, t.last().unwrap().2); }
-        eprintln!();
-        for t in &tr { let ms = t.windows(2).map(|w| (w[1].0-w[0].0).hypot(w[1].1-w[0].1)).fold(0.0, f64::max); eprint!("{ms:.0} "); }
-        eprintln!();
-        let ss = synthesize(&tr, 50, 10, 1);
-        let mut steps = Vec::new();
-        for s in &ss {
-            for a in &s.activities {
-                let ms = a.records.windows(2).map(|w| haversine_m(w[0].position_lat.unwrap(), w[0].position_long.unwrap(), w[1].position_lat.unwrap(), w[1].position_long.unwrap())).fold(0.0, f64::max);
-                steps.push(ms);
-            }
-            if s.places.len() == 2 {
-                let a = &s.activities;
-                eprintln!("commuter {} work {:.0} m; acts dist {:?}", s.id, haversine_m(s.home.0, s.home.1, s.places[1].0, s.places[1].1), a.iter().map(|a| (a.sessions[0].total_distance_m.unwrap() as i64, a.laps.len(), a.sessions[0].avg_speed_m_s.unwrap() as f32)).collect::<Vec<_>>());
-            }
-        }
-        steps.sort_by(f64::total_cmp);
-        eprintln!("max step per activity: median {:.1} p90 {:.1} max {:.1}", steps[steps.len()/2], steps[steps.len()*9/10], steps[steps.len()-1]);
-        let n: usize = ss.iter().flat_map(|s| &s.activities).map(|a| a.records.len()).sum();
-        eprintln!("records {n}");
     }
 }
