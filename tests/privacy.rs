@@ -31,7 +31,7 @@ fn no_point_or_derived_value_reveals_the_hidden_endpoints() {
     let stats = apply_zone(&mut a, &cfg, Some(KEY), "subject-1").unwrap();
     let pts = track(&orig);
     let (start, end) = (pts[0], *pts.last().unwrap());
-    let disks = hidden_disks(&[start, end], &cfg, Some(KEY), "subject-1");
+    let disks = hidden_disks(&[start, end], &cfg, Some(KEY), "subject-1", None);
     let outside = |p: (f64, f64)| {
         disks
             .iter()
@@ -139,21 +139,21 @@ fn every_start_in_a_cell_gives_the_same_hidden_region() {
             continue; // beyond this cell (its hexagon is not a disk)
         }
         same += 1;
-        let d = hidden_disks(&[p], &cfg, Some(KEY), "subject-1");
+        let d = hidden_disks(&[p], &cfg, Some(KEY), "subject-1", None);
         assert_eq!(d.len(), 1);
         assert_eq!((d[0].lat, d[0].long), centre);
         assert_eq!(d[0].radius_m, 1.06 * cfg.cell_m + cfg.radius_m);
     }
     assert!(same >= 40, "{same}");
     // another key or subject: another grid
-    let other = hidden_disks(&[home], &cfg, Some(b"another key"), "subject-1");
+    let other = hidden_disks(&[home], &cfg, Some(b"another key"), "subject-1", None);
     assert_ne!((other[0].lat, other[0].long), centre);
     // cell_m = 0: a plain circle around the point (the platform-style zone)
     let plain = ZoneConfig {
         cell_m: 0.0,
         ..cfg.clone()
     };
-    let d = hidden_disks(&[home], &plain, Some(KEY), "subject-1");
+    let d = hidden_disks(&[home], &plain, Some(KEY), "subject-1", None);
     assert_eq!((d[0].lat, d[0].long, d[0].radius_m), (home.0, home.1, 200.0));
 }
 
@@ -170,7 +170,7 @@ fn the_hidden_part_of_a_real_track_moved_anywhere_in_a_cell_is_the_whole_disk() 
     };
     let start = track(&orig)[0];
     let centre = Grid::new(Some(KEY), "s", cfg.cell_m).cell_centre(start.0, start.1);
-    let disk = hidden_disks(&[start], &cfg, Some(KEY), "s")[0];
+    let disk = hidden_disks(&[start], &cfg, Some(KEY), "s", None)[0];
     // shift it 100-500 m in some direction until its start is elsewhere in the cell
     let moved = (0..60)
         .map(|k| {
@@ -262,4 +262,74 @@ fn privacy_zone_policy_section() {
     )
     .unwrap();
     assert!(p.privacy_zone.is_none());
+}
+
+#[test]
+fn starts_scattered_across_a_cell_edge_keep_the_subjects_anchored_cell() {
+    use datamin::privacy::PrivacyZone;
+    use datamin::privacy::cells::Grid;
+    use datamin::udfs::PseudonymKey;
+    use datamin::udfs::geo::destination;
+    let cfg = ZoneConfig::default();
+    let grid = Grid::new(Some(KEY), "s", cfg.cell_m);
+    let home = (50.85, 4.35);
+    let c = grid.cell_centre(home.0, home.1);
+    // walk from the centre until the next cell begins, then 30 m on: a start just across
+    // the edge, still within 1.06·cell_m of the centre
+    let bearing = 0.3;
+    let across = (600..800)
+        .map(|d| destination(c.0, c.1, bearing, d as f64))
+        .find(|p| grid.cell_centre(p.0, p.1) != c)
+        .map(|p| destination(p.0, p.1, bearing, 30.0))
+        .unwrap();
+    assert_ne!(grid.cell_centre(across.0, across.1), c);
+    assert!(haversine_m(across.0, across.1, c.0, c.1) <= 1.06 * cfg.cell_m);
+    let mut anchors = Vec::new();
+    let first = hidden_disks(&[home], &cfg, Some(KEY), "s", Some(&mut anchors));
+    let second = hidden_disks(&[across], &cfg, Some(KEY), "s", Some(&mut anchors));
+    assert_eq!(first, second, "the anchored cell is kept");
+    assert_eq!(anchors.len(), 1);
+    // the disk still hides everything within R of the scattered start
+    let d = second[0];
+    assert!(d.radius_m - haversine_m(across.0, across.1, d.lat, d.long) >= cfg.radius_m);
+    // without anchors the scattered start shows the neighbouring cell
+    let alone = hidden_disks(&[across], &cfg, Some(KEY), "s", None);
+    assert_ne!(alone, first);
+    // a far end (a workplace 5 km away) gets its own anchor
+    let work = destination(home.0, home.1, 1.0, 5000.0);
+    let w = hidden_disks(&[work], &cfg, Some(KEY), "s", Some(&mut anchors));
+    assert_eq!(anchors.len(), 2);
+    assert_eq!((w[0].lat, w[0].long), grid.cell_centre(work.0, work.1));
+
+    // through the pipeline's zone: a real track, then the same track moved so that it
+    // starts across the edge, publish nothing inside the first one's disk
+    let bytes = shared("fitparse__Edge810-Vector-2013-08-16-15-35-10.fit");
+    let orig = decode(ActivityFormat::Fit, "ride.fit", &bytes).unwrap();
+    let start = track(&orig)[0];
+    let zone = PrivacyZone::new(
+        cfg.clone(),
+        Some(PseudonymKey::new("t", KEY.to_vec()).unwrap()),
+    )
+    .unwrap();
+    let centre = grid.cell_centre(start.0, start.1);
+    let p = (600..800)
+        .map(|d| destination(centre.0, centre.1, bearing, d as f64))
+        .find(|p| grid.cell_centre(p.0, p.1) != centre)
+        .map(|p| destination(p.0, p.1, bearing, 30.0))
+        .unwrap();
+    let mut moved = orig.clone();
+    for r in &mut moved.records {
+        r.position_lat = r.position_lat.map(|v| v + p.0 - start.0);
+        r.position_long = r.position_long.map(|v| v + p.1 - start.1);
+    }
+    let disk = hidden_disks(&[start], &cfg, Some(KEY), "s", None)[0];
+    for mut a in [orig, moved] {
+        zone.apply_activity(&mut a, "s").unwrap();
+        assert!(!a.records.is_empty());
+        assert!(
+            track(&a)
+                .iter()
+                .all(|q| haversine_m(q.0, q.1, disk.lat, disk.long) >= disk.radius_m)
+        );
+    }
 }

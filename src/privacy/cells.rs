@@ -62,20 +62,52 @@ impl Grid {
         }
     }
 
-    /// The centre (degrees: latitude, longitude) of the cell that contains `(lat, long)`
-    /// (degrees).
-    pub fn cell_centre(&self, lat: f64, long: f64) -> (f64, f64) {
+    /// The cell that contains `(lat, long)` (degrees).
+    pub fn cell_of(&self, lat: f64, long: f64) -> Cell {
         let lon0 = central_meridian(long);
         let (x, y) = project(lat, long, lon0);
         // into the grid's frame: shift, then turn by -rotation
         let (dx, dy) = (x - self.origin.0, y - self.origin.1);
         let (c, s) = self.rotation;
         let (gx, gy) = (dx * c + dy * s, -dx * s + dy * c);
-        let (cx, cy) = hex_centre(gx, gy, self.a);
-        // back: turn by +rotation, shift
-        let (bx, by) = (cx * c - cy * s, cx * s + cy * c);
-        unproject(bx + self.origin.0, by + self.origin.1, lon0)
+        let (q, r) = hex_round(gx, gy, self.a);
+        Cell {
+            lon0: lon0 as i16,
+            q,
+            r,
+        }
     }
+
+    /// The centre of `cell`, degrees (latitude, longitude).
+    pub fn centre(&self, cell: Cell) -> (f64, f64) {
+        let sqrt3 = 3f64.sqrt();
+        let (cx, cy) = (
+            self.a * sqrt3 * (cell.q as f64 + cell.r as f64 / 2.0),
+            self.a * 1.5 * cell.r as f64,
+        );
+        // back: turn by +rotation, shift
+        let (c, s) = self.rotation;
+        let (bx, by) = (cx * c - cy * s, cx * s + cy * c);
+        unproject(bx + self.origin.0, by + self.origin.1, f64::from(cell.lon0))
+    }
+
+    /// The centre (degrees: latitude, longitude) of the cell that contains `(lat, long)`
+    /// (degrees).
+    pub fn cell_centre(&self, lat: f64, long: f64) -> (f64, f64) {
+        self.centre(self.cell_of(lat, long))
+    }
+}
+
+/// One cell of a [`Grid`]: the central meridian of its longitude zone (degrees) and its
+/// axial coordinates in the grid. Meaningless without the grid's key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Cell {
+    /// Central meridian of the 6° longitude zone, degrees.
+    pub lon0: i16,
+    /// Axial column.
+    pub q: i64,
+    /// Axial row.
+    pub r: i64,
 }
 
 /// The central meridian of the 6° zone holding `long`, degrees.
@@ -103,10 +135,10 @@ fn unproject(x: f64, y: f64, lon0: f64) -> (f64, f64) {
     )
 }
 
-/// Centre of the pointy-top hexagon of circumradius `a` containing `(x, y)`, in axial
-/// coordinates rounded in cube space (the standard hexagon rounding; Red Blob Games,
-/// "Hexagonal Grids", 2013).
-fn hex_centre(x: f64, y: f64, a: f64) -> (f64, f64) {
+/// Axial coordinates of the pointy-top hexagon of circumradius `a` containing `(x, y)`,
+/// rounded in cube space (the standard hexagon rounding; Red Blob Games, "Hexagonal Grids",
+/// 2013).
+fn hex_round(x: f64, y: f64, a: f64) -> (i64, i64) {
     let sqrt3 = 3f64.sqrt();
     let q = (sqrt3 / 3.0 * x - y / 3.0) / a;
     let r = (2.0 / 3.0 * y) / a;
@@ -118,7 +150,15 @@ fn hex_centre(x: f64, y: f64, a: f64) -> (f64, f64) {
     } else if dr > ds {
         rr = -rq - rs;
     }
-    (a * sqrt3 * (rq + rr / 2.0), a * 1.5 * rr)
+    (rq as i64, rr as i64)
+}
+
+/// Centre of the pointy-top hexagon of circumradius `a` containing `(x, y)`.
+#[cfg(test)]
+fn hex_centre(x: f64, y: f64, a: f64) -> (f64, f64) {
+    let (q, r) = hex_round(x, y, a);
+    let (q, r) = (q as f64, r as f64);
+    (a * 3f64.sqrt() * (q + r / 2.0), a * 1.5 * r)
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@
 
 use datamin_udfs::geo::haversine_m;
 
-use super::cells::Grid;
+use super::cells::{Cell, GROUND_REACH, Grid};
 use super::{ZoneConfig, keyed_uniform};
 
 /// A position in degrees: `(latitude, longitude)`.
@@ -32,37 +32,64 @@ impl Disk {
 }
 
 /// The hidden disks of one activity whose first and last positions are `ends`: for each
-/// end (and each explicit zone of `subject`) the disk of radius `cell_m + margin` around the
-/// centre of its cell in the subject's keyed grid ([`Grid`]); with `cell_m = 0`, the disk of
-/// radius `margin` around the point itself. `margin` is `radius_m` for ends and the zone's
-/// own radius for explicit zones.
+/// end (and each explicit zone of `subject`) the disk of radius `1.06·cell_m + margin`
+/// around the centre of its cell in the subject's keyed grid ([`Grid`]); with `cell_m = 0`,
+/// the disk of radius `margin` around the point itself. `margin` is `radius_m` for ends and
+/// the zone's own radius for explicit zones.
+///
+/// `anchors` are the cells the subject's earlier activities were anchored to (see
+/// [`super::PrivacyZone`]): an end within `1.06·cell_m` of an anchor's centre uses that
+/// anchor's cell (the first such anchor) even when it lies just across the cell's edge, so
+/// that starts scattered around one home (a walk before the watch starts, GPS warm-up) keep
+/// showing one cell; the disk still reaches `margin` beyond the end. An end no anchor
+/// captures uses its own cell, which becomes a new anchor. `None`: every end uses its own
+/// cell.
 pub fn hidden_disks(
     ends: &[LatLong],
     cfg: &ZoneConfig,
     key: Option<&[u8]>,
     subject: &str,
+    mut anchors: Option<&mut Vec<Cell>>,
 ) -> Vec<Disk> {
     let grid = (cfg.cell_m > 0.0).then(|| Grid::new(key, subject, cfg.cell_m));
-    let disk = |(lat, long): LatLong, margin: f64| {
-        let (lat, long) = grid.map_or((lat, long), |g| g.cell_centre(lat, long));
-        Disk {
-            lat,
-            long,
-            radius_m: cfg.disk_radius_m(margin),
+    let core = GROUND_REACH * cfg.cell_m;
+    let mut out = Vec::new();
+    let mut push = |d: Disk| {
+        if !out.contains(&d) {
+            out.push(d);
         }
     };
-    let mut out = Vec::new();
     if cfg.radius_m > 0.0 {
-        for &e in ends {
-            let d = disk(e, cfg.radius_m);
-            if !out.contains(&d) {
-                out.push(d);
-            }
+        for &(lat, long) in ends {
+            let (clat, clong) = match (&grid, anchors.as_deref_mut()) {
+                (None, _) => (lat, long),
+                (Some(g), None) => g.cell_centre(lat, long),
+                (Some(g), Some(known)) => {
+                    let captured = known.iter().map(|c| g.centre(*c)).find(|c| {
+                        haversine_m(lat, long, c.0, c.1) <= core
+                    });
+                    captured.unwrap_or_else(|| {
+                        let cell = g.cell_of(lat, long);
+                        known.push(cell);
+                        g.centre(cell)
+                    })
+                }
+            };
+            push(Disk {
+                lat: clat,
+                long: clong,
+                radius_m: cfg.disk_radius_m(cfg.radius_m),
+            });
         }
     }
     for z in &cfg.zones {
         if z.subject.as_deref().is_none_or(|s| s == subject) {
-            out.push(disk((z.lat, z.long), z.radius_m));
+            let (lat, long) = grid.map_or((z.lat, z.long), |g| g.cell_centre(z.lat, z.long));
+            push(Disk {
+                lat,
+                long,
+                radius_m: cfg.disk_radius_m(z.radius_m),
+            });
         }
     }
     out
@@ -73,7 +100,7 @@ pub fn hidden_disks(
 /// `positions`: one entry per sample, in time order. `key`: the secret, required for the
 /// keyed parts (grid, trim; without it the grid is unkeyed and trimming is off). `subject`
 /// selects the keyed per-subject grid and the subject's explicit zones; `activity_id` the
-/// keyed per-activity trim.
+/// keyed per-activity trim; `anchors` the subject's anchored cells ([`hidden_disks`]).
 ///
 /// Samples without a position take the state of the last positioned sample before them
 /// (hidden before the first positioned one), so time-only samples near home go too.
@@ -83,6 +110,7 @@ pub fn visible(
     key: Option<&[u8]>,
     subject: &str,
     activity_id: &str,
+    anchors: Option<&mut Vec<Cell>>,
 ) -> Vec<bool> {
     let ends: Vec<LatLong> = [
         positions.iter().find_map(|p| *p),
@@ -91,7 +119,7 @@ pub fn visible(
     .into_iter()
     .flatten()
     .collect();
-    let disks = hidden_disks(&ends, cfg, key, subject);
+    let disks = hidden_disks(&ends, cfg, key, subject, anchors);
     let mut hidden_state = true;
     let mut keep: Vec<bool> = positions
         .iter()

@@ -157,10 +157,12 @@ impl ZoneStats {
     }
 }
 
-/// Applies the zone to one decoded activity in place, for `subject` (the same code as
-/// [`PrivacyZone::apply`], on the activity's batches; `info.time_created_us` is removed as
-/// `PrivacyZone::apply` removes `activities.time_created`). `key` is required for the keyed
-/// parts ([`ZoneConfig::is_keyed`]); without it they are off.
+/// Applies the zone to one decoded activity in place, for `subject`, without anchors (each
+/// end uses its own cell; [`PrivacyZone::apply_activity`] keeps a subject's anchors across
+/// activities and is what the pipeline does). `key` is required for the keyed parts
+/// ([`ZoneConfig::is_keyed`]); without it the grid is unkeyed and trimming is off.
+/// `info.time_created_us` is removed as [`PrivacyZone::apply`] removes
+/// `activities.time_created`.
 ///
 /// # Errors
 /// The activity's rows do not form valid canonical batches (a decoder bug).
@@ -178,11 +180,11 @@ pub fn apply_zone(
         &a.to_batch(Table::Records)?,
         &a.to_batch(Table::Laps)?,
         &a.to_batch(Table::Sessions)?,
+        None,
     )?;
     a.records = crate::format::from_arrow::read_records(&z.records)?;
     a.laps = crate::format::from_arrow::read_summaries(&z.laps)?;
     a.sessions = crate::format::from_arrow::read_summaries(&z.sessions)?;
-    // as `PrivacyZone::apply` does to the `activities` row
     a.info.time_created_us = None;
     Ok(z.stats)
 }

@@ -12,7 +12,7 @@
 //! the order in which they first appear.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use datafusion::arrow::array::{
     Array, ArrayRef, BooleanArray, Float64Array, Int64Array, UInt32Array,
@@ -22,6 +22,7 @@ use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::common::{Result, plan_err};
 use datamin_udfs::PseudonymKey;
 
+use super::cells::Cell;
 use super::mask::{LatLong, visible};
 use super::summary::{VisibleTrack, recompute_lap, recompute_session};
 use super::{ZoneConfig, ZoneStats};
@@ -29,13 +30,24 @@ use crate::format::from_arrow::{
     f64s, first_string, has_column, i16s, i64s, read_summaries, replace_column, strings, times_us,
     timestamp_array, write_summaries,
 };
+use crate::format::Activity;
 use crate::schema::{Table, TableBatches};
 
-/// The privacy-zone step of a policy, with the key it draws from.
+/// The privacy-zone step of a policy, with the key it draws from and the cells each
+/// subject's activities have been anchored to.
+///
+/// **Anchors.** The first activity end of a subject that falls in a cell anchors the
+/// subject to that cell; later ends within `1.06·cell_m` of an anchored cell's centre use
+/// that cell even when they lie just across its edge (see [`super::mask::hidden_disks`]).
+/// Without this, starts scattered around a home near a cell edge would show two cells, and
+/// the pair would tell that the home lies near their common edge. Anchors live as long as
+/// this value (clones share them): one `datamin run`, one embedding [`crate::minimizer::Minimizer`].
+/// They hold cell indexes of the subject's keyed grid, which say nothing without the key.
 #[derive(Debug, Clone)]
 pub struct PrivacyZone {
     cfg: ZoneConfig,
     key: Option<PseudonymKey>,
+    anchors: Arc<Mutex<HashMap<String, Vec<Cell>>>>,
 }
 
 /// One activity after the zone: its visible samples and recomputed summaries.
@@ -64,12 +76,46 @@ impl PrivacyZone {
                 "the privacy zone draws its cell grid and trimming from the secret key, but no key was given"
             );
         }
-        Ok(Self { cfg, key })
+        Ok(Self {
+            cfg,
+            key,
+            anchors: Arc::default(),
+        })
     }
 
     /// The zone's parameters.
     pub fn config(&self) -> &ZoneConfig {
         &self.cfg
+    }
+
+    /// Applies the zone to one decoded activity of `subject` in place, with this zone's
+    /// anchors (what [`PrivacyZone::apply`] does to each activity of a batch; apply a
+    /// subject's activities in time order). `info.time_created_us` is removed as `apply`
+    /// removes `activities.time_created`.
+    ///
+    /// # Errors
+    /// The activity's rows do not form valid canonical batches (a decoder bug).
+    pub fn apply_activity(&self, a: &mut Activity, subject: &str) -> Result<ZoneStats> {
+        let key = self.key.as_ref().map(PseudonymKey::secret_bytes);
+        let z = {
+            let mut anchors = self.anchors.lock().expect("zone anchors");
+            let mine = anchors.entry(subject.to_string()).or_default();
+            zone_activity(
+                &self.cfg,
+                key,
+                subject,
+                &a.activity_id,
+                &a.to_batch(Table::Records)?,
+                &a.to_batch(Table::Laps)?,
+                &a.to_batch(Table::Sessions)?,
+                Some(mine),
+            )?
+        };
+        a.records = crate::format::from_arrow::read_records(&z.records)?;
+        a.laps = read_summaries(&z.laps)?;
+        a.sessions = read_summaries(&z.sessions)?;
+        a.info.time_created_us = None;
+        Ok(z.stats)
     }
 
     /// Applies the zone to every activity in `input` (see the module docs). Tables other
@@ -104,7 +150,11 @@ impl PrivacyZone {
             let (r, l, s) = (pick(0, &records)?, pick(1, &laps)?, pick(2, &sessions)?);
             let subject = subject_of(&r, id, serials.get(id).copied().flatten());
             let key = self.key.as_ref().map(PseudonymKey::secret_bytes);
-            let z = zone_activity(&self.cfg, key, &subject, id, &r, &l, &s)?;
+            let z = {
+                let mut anchors = self.anchors.lock().expect("zone anchors");
+                let mine = anchors.entry(subject.clone()).or_default();
+                zone_activity(&self.cfg, key, &subject, id, &r, &l, &s, Some(mine))?
+            };
             stats.add(&z.stats);
             spans.insert(id.clone(), z.span);
             out.push(Table::Records, z.records);
@@ -187,10 +237,12 @@ fn subject_of(records: &RecordBatch, activity_id: &str, serial: Option<i64>) -> 
 }
 
 /// Applies the zone to one activity: `records`, `laps` and `sessions` hold only its rows
-/// (records in time order). `key` is the secret for the keyed parts.
+/// (records in time order). `key` is the secret for the keyed parts; `anchors` the cells
+/// the subject is anchored to ([`super::mask::hidden_disks`]; `None`: none kept).
 ///
 /// # Errors
 /// A canonical column with a type that cannot be cast to the canonical one.
+#[allow(clippy::too_many_arguments)]
 pub fn zone_activity(
     cfg: &ZoneConfig,
     key: Option<&[u8]>,
@@ -199,11 +251,12 @@ pub fn zone_activity(
     records: &RecordBatch,
     laps: &RecordBatch,
     sessions: &RecordBatch,
+    anchors: Option<&mut Vec<Cell>>,
 ) -> Result<ZonedActivity> {
     let lat = f64s(records, "position_lat")?;
     let long = f64s(records, "position_long")?;
     let positions: Vec<Option<LatLong>> = lat.iter().zip(&long).map(|(a, o)| a.zip(*o)).collect();
-    let keep = visible(&positions, cfg, key, subject, activity_id);
+    let keep = visible(&positions, cfg, key, subject, activity_id, anchors);
     let mask = BooleanArray::from(keep);
     let kept = filter_record_batch(records, &mask)?;
 
