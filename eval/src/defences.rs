@@ -1,7 +1,8 @@
 //! What is published: the defences compared by the evaluation.
 
 use datamin::format::Activity;
-use datamin::privacy::{ZoneConfig, apply_zone};
+use datamin::privacy::{PrivacyZone, ZoneConfig};
+use datamin::udfs::PseudonymKey;
 use datamin::udfs::geo::haversine_m;
 
 use crate::synthesis::Subject;
@@ -44,12 +45,25 @@ impl Defence {
     }
 }
 
-/// Applies `d` to a subject's activities; `key` is the key of datamin's keyed zone offset.
+/// Applies `d` to a subject's activities, in order; `key` is the key of datamin's keyed
+/// zone. datamin's zone runs as the pipeline runs it ([`PrivacyZone::apply_activity`], one
+/// zone per subject, so the subject's anchored cells carry over between its activities);
+/// the platform zone hides the points near every protected place (home and work).
 ///
 /// # Panics
 /// If datamin's zone rejects an activity (synthetic activities are canonical, so it does
-/// not).
+/// not), or `key` is shorter than a pseudonymization key may be.
 pub fn publish(s: &Subject, d: &Defence, key: &[u8]) -> Vec<Activity> {
+    let zone = match d {
+        Defence::Datamin(cfg) => Some(
+            PrivacyZone::new(
+                cfg.clone(),
+                Some(PseudonymKey::new("eval", key.to_vec()).expect("evaluation key")),
+            )
+            .expect("a key is given"),
+        ),
+        _ => None,
+    };
     s.activities
         .iter()
         .map(|a| {
@@ -58,17 +72,17 @@ pub fn publish(s: &Subject, d: &Defence, key: &[u8]) -> Vec<Activity> {
                 Defence::Raw => {}
                 Defence::PlatformZone { radius_m } => {
                     a.records.retain(|r| {
-                        haversine_m(
-                            r.position_lat.unwrap(),
-                            r.position_long.unwrap(),
-                            s.home.0,
-                            s.home.1,
-                        ) >= *radius_m
+                        s.places.iter().all(|p| {
+                            haversine_m(r.position_lat.unwrap(), r.position_long.unwrap(), p.0, p.1)
+                                >= *radius_m
+                        })
                     });
                 }
-                Defence::Datamin(cfg) => {
-                    apply_zone(&mut a, cfg, Some(key), &s.id)
-                        .expect("synthetic activities are canonical");
+                Defence::Datamin(_) => {
+                    if let Some(z) = &zone {
+                        z.apply_activity(&mut a, &s.id)
+                            .expect("synthetic activities are canonical");
+                    }
                 }
             }
             a
