@@ -149,6 +149,19 @@ impl Minimizer {
         self.key.as_ref().map(PseudonymKey::id)
     }
 
+    /// The policy's privacy-zone step (`None`: no zone).
+    pub fn privacy_zone(&self) -> Option<&PrivacyZone> {
+        self.zone.as_ref()
+    }
+
+    /// Lets this minimizer's zone keep `other`'s subject anchors (see
+    /// [`PrivacyZone::adopt_anchors`]); for a policy reload or a replayed batch.
+    pub fn adopt_zone_anchors(&mut self, other: &Minimizer) {
+        if let (Some(z), Some(o)) = (self.zone.as_mut(), other.zone.as_ref()) {
+            z.adopt_anchors(o);
+        }
+    }
+
     /// Minimizes `input` into every table the policy writes: the privacy zone (if any)
     /// over all tables, then each table's view. Tables the policy does not name are not
     /// returned.

@@ -71,6 +71,7 @@ pub struct Checkpoint {
     id: String,
     offsets: MetadataLog<Value>,
     commits: MetadataLog<Value>,
+    zone_state: MetadataLog<Value>,
 }
 
 impl Checkpoint {
@@ -112,6 +113,7 @@ impl Checkpoint {
         Ok(Self {
             offsets: log("offsets", None),
             commits: log("commits", None),
+            zone_state: log("state/privacy_zone", None),
             id,
             location,
         })
@@ -251,6 +253,33 @@ impl Checkpoint {
         let text = String::from_utf8_lossy(&bytes);
         let file = self.location.url_of(&path);
         Ok(Some(crate::policy::Policy::parse(&file, &text)?))
+    }
+
+    /// Writes `state/privacy_zone/<id>`: the privacy zone's subject anchors after batch `id`
+    /// ([`crate::privacy::PrivacyZone::anchors_json`]), before `commits/<id>`. A file that is
+    /// already there (a replayed batch) is kept: the replay recomputes the same anchors.
+    ///
+    /// # Errors
+    /// Writing fails.
+    pub async fn write_zone_state(&self, id: u64, state: Value) -> Result<()> {
+        self.zone_state.add(id, vec![state]).await?;
+        Ok(())
+    }
+
+    /// The privacy zone's anchors after the last batch up to `through` that saved them.
+    ///
+    /// # Errors
+    /// The store cannot be read or the file is not a log file.
+    pub async fn zone_state(&self, through: u64) -> Result<Option<Value>> {
+        let ids = self.zone_state.batch_ids().await?;
+        match ids.into_iter().filter(|i| *i <= through).max() {
+            Some(id) => Ok(self
+                .zone_state
+                .get(id)
+                .await?
+                .and_then(|v| v.into_iter().next())),
+            None => Ok(None),
+        }
     }
 
     /// Writes `commits/<id>` (after the sink committed batch `id`).

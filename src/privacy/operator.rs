@@ -26,11 +26,11 @@ use super::cells::Cell;
 use super::mask::{LatLong, visible};
 use super::summary::{VisibleTrack, recompute_lap, recompute_session};
 use super::{ZoneConfig, ZoneStats};
+use crate::format::Activity;
 use crate::format::from_arrow::{
     f64s, first_string, has_column, i16s, i64s, read_summaries, replace_column, strings, times_us,
     timestamp_array, write_summaries,
 };
-use crate::format::Activity;
 use crate::schema::{Table, TableBatches};
 
 /// The privacy-zone step of a policy, with the key it draws from and the cells each
@@ -42,7 +42,10 @@ use crate::schema::{Table, TableBatches};
 /// Without this, starts scattered around a home near a cell edge would show two cells, and
 /// the pair would tell that the home lies near their common edge. Anchors live as long as
 /// this value (clones share them): one `datamin run`, one embedding [`crate::minimizer::Minimizer`].
-/// They hold cell indexes of the subject's keyed grid, which say nothing without the key.
+/// They hold cell indexes of the subject's keyed grid under a keyed id of the subject, which
+/// say nothing without the key; `datamin run` keeps them in its checkpoint
+/// (`state/privacy_zone/<batch>`, [`PrivacyZone::anchors_json`]) so that a restarted or
+/// rerun stream keeps every subject's cells.
 #[derive(Debug, Clone)]
 pub struct PrivacyZone {
     cfg: ZoneConfig,
@@ -88,6 +91,82 @@ impl PrivacyZone {
         &self.cfg
     }
 
+    /// The key under which `subject`'s anchors are kept: lowercase hex of
+    /// `HMAC-SHA256(key, "datamin/zone-anchor/" || subject)` (the subject itself without a
+    /// key), so that saved anchors name no subject.
+    fn anchor_id(&self, subject: &str) -> String {
+        match &self.key {
+            Some(k) => {
+                use hmac::Mac;
+                let mut m = hmac::Hmac::<sha2::Sha256>::new_from_slice(k.secret_bytes())
+                    .expect("HMAC takes any key length");
+                m.update(b"datamin/zone-anchor/");
+                m.update(subject.as_bytes());
+                hex::encode(m.finalize().into_bytes())
+            }
+            None => subject.to_string(),
+        }
+    }
+
+    /// The anchors as JSON, to keep in a checkpoint: `{"cell_m": …, "anchors": {"<anchor
+    /// id>": [[lon0, q, r], …]}}` (cell indexes in the subject's keyed grid; see
+    /// [`PrivacyZone`]).
+    pub fn anchors_json(&self) -> serde_json::Value {
+        let anchors = self.anchors.lock().expect("zone anchors");
+        let map: std::collections::BTreeMap<&String, Vec<[i64; 3]>> = anchors
+            .iter()
+            .map(|(k, v)| (k, v.iter().map(|c| [c.lon0.into(), c.q, c.r]).collect()))
+            .collect();
+        serde_json::json!({ "cell_m": self.cfg.cell_m, "anchors": map })
+    }
+
+    /// Restores anchors saved by [`PrivacyZone::anchors_json`] (replacing the current ones).
+    /// Anchors saved with another `cell_m` belong to another grid and are dropped; so are
+    /// entries that are not `[lon0, q, r]` triples. Returns the number of subjects restored.
+    pub fn restore_anchors(&self, saved: &serde_json::Value) -> usize {
+        let mut anchors = self.anchors.lock().expect("zone anchors");
+        anchors.clear();
+        if saved.get("cell_m").and_then(serde_json::Value::as_f64) != Some(self.cfg.cell_m) {
+            return 0;
+        }
+        let Some(map) = saved.get("anchors").and_then(serde_json::Value::as_object) else {
+            return 0;
+        };
+        for (id, cells) in map {
+            let cells: Vec<Cell> = cells
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|c| {
+                    let v: Vec<i64> = c.as_array()?.iter().filter_map(|x| x.as_i64()).collect();
+                    match v[..] {
+                        [lon0, q, r] => Some(Cell {
+                            lon0: i16::try_from(lon0).ok()?,
+                            q,
+                            r,
+                        }),
+                        _ => None,
+                    }
+                })
+                .collect();
+            anchors.insert(id.clone(), cells);
+        }
+        anchors.len()
+    }
+
+    /// Makes this zone share `other`'s anchors (a policy reload keeps the subjects' cells)
+    /// when both use the same grid (`cell_m`) and key; otherwise nothing changes.
+    pub fn adopt_anchors(&mut self, other: &PrivacyZone) {
+        let same_key = match (&self.key, &other.key) {
+            (Some(a), Some(b)) => a.secret_bytes() == b.secret_bytes(),
+            (None, None) => true,
+            _ => false,
+        };
+        if same_key && self.cfg.cell_m == other.cfg.cell_m {
+            self.anchors = Arc::clone(&other.anchors);
+        }
+    }
+
     /// Applies the zone to one decoded activity of `subject` in place, with this zone's
     /// anchors (what [`PrivacyZone::apply`] does to each activity of a batch; apply a
     /// subject's activities in time order). `info.time_created_us` is removed as `apply`
@@ -99,7 +178,7 @@ impl PrivacyZone {
         let key = self.key.as_ref().map(PseudonymKey::secret_bytes);
         let z = {
             let mut anchors = self.anchors.lock().expect("zone anchors");
-            let mine = anchors.entry(subject.to_string()).or_default();
+            let mine = anchors.entry(self.anchor_id(subject)).or_default();
             zone_activity(
                 &self.cfg,
                 key,
@@ -152,7 +231,7 @@ impl PrivacyZone {
             let key = self.key.as_ref().map(PseudonymKey::secret_bytes);
             let z = {
                 let mut anchors = self.anchors.lock().expect("zone anchors");
-                let mine = anchors.entry(subject.clone()).or_default();
+                let mine = anchors.entry(self.anchor_id(&subject)).or_default();
                 zone_activity(&self.cfg, key, &subject, id, &r, &l, &s, Some(mine))?
             };
             stats.add(&z.stats);

@@ -14,7 +14,8 @@
 //! <output>/laps/…                             one dataset per table the policy writes
 //! <output>/_rejected/part-00000.jsonl         one JSON line per quarantined file (or rejected
 //!                                             message: `kafka://…/<topic>/<partition>/<offset>`)
-//! <output>/_checkpoint/                       metadata, offsets/, commits/, sources/0/
+//! <output>/_checkpoint/                       metadata, offsets/, commits/, sources/0/,
+//!                                             state/privacy_zone/ (the zone's anchors)
 //! <output>/_SUCCESS                           a bounded run (available-now, once) finished
 //! ```
 //!
@@ -24,8 +25,8 @@
 //! holds minimized data only; the original stays where it was.
 //!
 //! Per-batch order of writes (see `docs/checkpoint.md`): `sources/0/<N>`, `offsets/<N>`,
-//! `_rejected/part-<N>.jsonl`, data files, `<table>/_spark_metadata/<N>`, `commits/<N>`,
-//! then `cleanSource`.
+//! `_rejected/part-<N>.jsonl`, data files, `<table>/_spark_metadata/<N>`,
+//! `state/privacy_zone/<N>` (with a zone), `commits/<N>`, then `cleanSource`.
 
 mod batch;
 mod input;
@@ -204,7 +205,17 @@ pub async fn run(minimizer: &Minimizer, opts: &RunOptions) -> crate::Result<RunS
     };
     let mut summary = RunSummary::default();
     let planned = checkpoint.latest_offsets().await?;
-    let mut next = checkpoint.latest_commit().await?.map_or(0, |c| c + 1);
+    let committed = checkpoint.latest_commit().await?;
+    let mut next = committed.map_or(0, |c| c + 1);
+    if let (Some(z), Some(c)) = (minimizer.privacy_zone(), committed)
+        && let Some(state) = checkpoint.zone_state(c).await?
+    {
+        let n = z.restore_anchors(&state);
+        tracing::debug!(
+            subjects = n,
+            "privacy zone anchors restored from the checkpoint"
+        );
+    }
 
     let mut reloaded: Option<Minimizer> = None;
     let mut last_error: Option<String> = None;
@@ -262,7 +273,9 @@ pub async fn run(minimizer: &Minimizer, opts: &RunOptions) -> crate::Result<RunS
                 if sha != active.policy().sha256 {
                     match checkpoint.load_policy(&sha).await? {
                         Some(p) => {
-                            replay_minimizer = Some(Minimizer::new(p, active.key().cloned())?)
+                            let mut m = Minimizer::new(p, active.key().cloned())?;
+                            m.adopt_zone_anchors(active);
+                            replay_minimizer = Some(m)
                         }
                         None => tracing::warn!(
                             batch = id,
@@ -310,6 +323,9 @@ pub async fn run(minimizer: &Minimizer, opts: &RunOptions) -> crate::Result<RunS
             BatchInput::Kafka { batch, .. } => batch.len(),
         };
         batch.run(batch_input, &mut summary).await?;
+        if let Some(z) = batch_minimizer.privacy_zone() {
+            checkpoint.write_zone_state(id, z.anchors_json()).await?;
+        }
         checkpoint.commit(id).await?;
         if let Some(m) = &opts.metrics {
             m.batches.inc();
@@ -393,7 +409,10 @@ async fn reload(
         Ok(p) => {
             let sha = p.sha256.clone();
             Minimizer::new(p, active.key().cloned())
-                .map(|m| Some((m, sha)))
+                .map(|mut m| {
+                    m.adopt_zone_anchors(active);
+                    Some((m, sha))
+                })
                 .map_err(|e| format!("{}: {}", src.location, crate::error::engine_message(&e)))
         }
         Err(e) => Err(e.to_string()),
