@@ -154,7 +154,10 @@ fn every_start_in_a_cell_gives_the_same_hidden_region() {
         ..cfg.clone()
     };
     let d = hidden_disks(&[home], &plain, Some(KEY), "subject-1", None);
-    assert_eq!((d[0].lat, d[0].long, d[0].radius_m), (home.0, home.1, 200.0));
+    assert_eq!(
+        (d[0].lat, d[0].long, d[0].radius_m),
+        (home.0, home.1, 200.0)
+    );
 }
 
 #[test]
@@ -250,7 +253,11 @@ fn privacy_zone_policy_section() {
     let e = bad("trim_m = -1");
     assert_eq!(e.key.as_deref(), Some("privacy_zone.trim_m"), "{e}");
     // the parameters of the former offset design are refused, not ignored
-    for old in ["gate_share = 0.6", "radius_slack_m = 300", "offset_range = [2.5, 3.5]"] {
+    for old in [
+        "gate_share = 0.6",
+        "radius_slack_m = 300",
+        "offset_range = [2.5, 3.5]",
+    ] {
         let e = bad(old);
         assert!(e.message.contains("unknown field"), "{e}");
     }

@@ -65,9 +65,10 @@ pub fn hidden_disks(
                 (None, _) => (lat, long),
                 (Some(g), None) => g.cell_centre(lat, long),
                 (Some(g), Some(known)) => {
-                    let captured = known.iter().map(|c| g.centre(*c)).find(|c| {
-                        haversine_m(lat, long, c.0, c.1) <= core
-                    });
+                    let captured = known
+                        .iter()
+                        .map(|c| g.centre(*c))
+                        .find(|c| haversine_m(lat, long, c.0, c.1) <= core);
                     captured.unwrap_or_else(|| {
                         let cell = g.cell_of(lat, long);
                         known.push(cell);
