@@ -5,8 +5,9 @@
 //! [`crate::synthesis::synthesize`] with another seed, [`ATTACKER_SEED`]), publishes them
 //! with [`ATTACKER_KEY`] and
 //!
-//! - calibrates the [maximum-likelihood](crate::likelihood) weights `λ` (exit angles) and `κ`
-//!   (headings) for the most homes found within 100 m;
+//! - calibrates the [maximum-likelihood](crate::likelihood) weights ([`Weights`]: exit
+//!   angles, headings, lines; best candidate or posterior mean) for the most homes found
+//!   within 100 m;
 //! - fits a ridge regression ([`ridge`], closed form) of `place − c` (`c` the fitted disk
 //!   centre, `place` the protected place nearest it) on vector features of the published
 //!   output relative to `c` ([`features`]): exit-angle harmonic, mean heading, the point
@@ -23,7 +24,9 @@ use datamin::udfs::geo::LocalFrame;
 
 use crate::attacks::{Line, Point, nearest_to_lines};
 use crate::defences::{Defence, publish};
-use crate::likelihood::{End, Fitted, Mechanism, Scores, ends_of, fit, score_grid, visible};
+use crate::likelihood::{
+    End, Fitted, Mechanism, Scores, Weights, ends_of, fit, score_grid, visible,
+};
 use crate::side_channel::{self, ColumnFit};
 use crate::synthesis::Subject;
 
@@ -84,10 +87,8 @@ impl Observed {
 pub struct Attacker {
     /// What it knows of the defence.
     pub mechanism: Mechanism,
-    /// Weight of the exit-angle log-likelihood.
-    pub lambda: f64,
-    /// Weight (von Mises concentration) of the heading term.
-    pub kappa: f64,
+    /// The maximum-likelihood attack's calibrated weights.
+    pub weights_ml: Weights,
     /// Ridge weights, one per feature of [`features`] (empty: untrained).
     pub weights: Vec<f64>,
     /// Side-channel regressions, one per column of [`side_channel::COLUMNS`].
@@ -117,29 +118,43 @@ impl Attacker {
             data.push((published, o, places));
         }
         // maximum likelihood: the weights that find the most homes
-        let mut best = (1.0, 1.0, f64::NEG_INFINITY);
-        for lambda in [0.0, 0.25, 0.5, 1.0] {
-            for kappa in [0.0, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0] {
-                if lambda == 0.0 && kappa == 0.0 {
-                    continue;
-                }
-                let errs: Vec<f64> = data
-                    .iter()
-                    .filter_map(|(_, o, pl)| {
-                        Some(nearest(o.scores.as_ref()?.best(lambda, kappa)?, pl).0)
-                    })
-                    .collect();
-                let hit = errs.iter().filter(|e| **e <= CALIBRATION_M).count() as f64;
-                let spread = errs.iter().map(|e| e.min(1000.0)).sum::<f64>() / 1e7;
-                if hit - spread > best.2 {
-                    best = (lambda, kappa, hit - spread);
+        let mut best = (
+            Weights {
+                lambda: 1.0,
+                kappa: 1.0,
+                mu: 0.0,
+                posterior_mean: false,
+            },
+            f64::NEG_INFINITY,
+        );
+        for posterior_mean in [false, true] {
+            for lambda in [0.0, 0.5, 1.0, 2.0] {
+                for kappa in [0.0, 1.0, 4.0, 16.0] {
+                    for mu in [0.0, 0.25, 1.0, 4.0] {
+                        let w = Weights {
+                            lambda,
+                            kappa,
+                            mu,
+                            posterior_mean,
+                        };
+                        let errs: Vec<f64> = data
+                            .iter()
+                            .filter_map(|(_, o, pl)| {
+                                Some(nearest(o.scores.as_ref()?.estimate(&w)?, pl).0)
+                            })
+                            .collect();
+                        let hit = errs.iter().filter(|e| **e <= CALIBRATION_M).count() as f64;
+                        let spread = errs.iter().map(|e| e.min(1000.0)).sum::<f64>() / 1e7;
+                        if hit - spread > best.1 {
+                            best = (w, hit - spread);
+                        }
+                    }
                 }
             }
         }
         let mut a = Self {
             mechanism: m,
-            lambda: best.0,
-            kappa: best.1,
+            weights_ml: best.0,
             weights: Vec::new(),
             side: Vec::new(),
         };
@@ -165,7 +180,7 @@ impl Attacker {
 
     /// The maximum-likelihood estimate, local metres.
     pub fn ml(&self, o: &Observed) -> Option<Point> {
-        o.scores.as_ref()?.best(self.lambda, self.kappa)
+        o.scores.as_ref()?.estimate(&self.weights_ml)
     }
 
     /// The learned estimate, local metres.
@@ -307,11 +322,12 @@ pub fn ridge(rows: &[Vec<f64>], y: &[f64], lambda: f64) -> Option<Vec<f64>> {
             return None;
         }
         a.swap(col, piv);
-        for i in 0..k {
+        let pivot_row = a[col].clone();
+        for (i, row) in a.iter_mut().enumerate() {
             if i != col {
-                let f = a[i][col] / a[col][col];
-                for j in col..=k {
-                    a[i][j] -= f * a[col][j];
+                let f = row[col] / pivot_row[col];
+                for (x, p) in row.iter_mut().zip(&pivot_row).skip(col) {
+                    *x -= f * p;
                 }
             }
         }

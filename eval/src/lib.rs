@@ -25,6 +25,7 @@
 
 pub mod attacks;
 pub mod defences;
+pub mod ends;
 pub mod learned;
 pub mod likelihood;
 pub mod report;

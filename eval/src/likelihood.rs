@@ -14,24 +14,21 @@
 //!   2ρ·d·cos(φ − α)))`, `(d, α)` the polar coordinates of `p − c`;
 //! - a von Mises heading term: `Σ cos∠(h, exit − p)`, `h` the visible heading pointing away
 //!   from the zone (a track that left `p` keeps going the way it went);
+//! - a robust line term: `−Σ min((dist(p, line)/100 m)², 4)`, the lines through the exits
+//!   along their headings (the heading-extrapolation attack, confined to the disk);
 //!
-//! weighted `λ·ll + κ·heading`; [`Scores::best`] is the estimate. `λ` and `κ` are
-//! calibrated on the attacker's own simulated subjects ([`crate::learned`]).
+//! weighted `λ·ll + κ·heading + μ·line` ([`Weights`]); the estimate is the best candidate ([`Scores::best`]) or the
+//! posterior mean ([`Scores::mean`]). `λ`, `κ` and the choice between the two are calibrated
+//! on the attacker's own simulated subjects ([`crate::learned`]).
 //!
 //! Positions are local metres (east, north), as in [`crate::attacks`].
 
-use datamin::format::{Activity, RecordRow};
-use datamin::udfs::geo::LocalFrame;
-
 use crate::attacks::Point;
 use crate::defences::Defence;
+pub use crate::ends::{End, HEADING_M, ends_of, main_cluster, visible};
 
 /// Spacing of the candidate homes, metres.
 pub const GRID_STEP_M: f64 = 20.0;
-
-/// A visible end's heading is the direction to the first visible point at least this far
-/// along the track from it, metres.
-pub const HEADING_M: f64 = 150.0;
 
 /// What the attacker knows of a defence (from its policy): the hidden disk's radius, the
 /// trim and how far from the disk's centre the home can be. Metres.
@@ -77,92 +74,6 @@ impl Mechanism {
     pub fn link_m(&self) -> f64 {
         (2.1 * (self.rho_m + self.trim_m)).max(300.0)
     }
-}
-
-/// One visible end of an activity: its position, its heading and which activity (index in
-/// the published list) and which end (`start`: its first visible point) it is.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct End {
-    /// Position, local metres.
-    pub at: Point,
-    /// Unit direction of the visible track leaving this end, away from the hidden part.
-    pub heading: Option<Point>,
-    /// Index of the activity in the published list.
-    pub activity: usize,
-    /// Whether it is the first visible point (else the last).
-    pub start: bool,
-}
-
-/// The visible records (with a position) of `a`.
-pub fn visible(a: &Activity) -> Vec<&RecordRow> {
-    a.records
-        .iter()
-        .filter(|r| r.position_lat.is_some() && r.position_long.is_some())
-        .collect()
-}
-
-/// The visible ends of every published activity, local metres in `frame`.
-pub fn ends_of(published: &[Activity], frame: &LocalFrame) -> Vec<End> {
-    let mut out = Vec::new();
-    for (i, a) in published.iter().enumerate() {
-        let xy: Vec<Point> = visible(a)
-            .iter()
-            .map(|r| frame.to_xy(r.position_lat.unwrap(), r.position_long.unwrap()))
-            .collect();
-        if xy.is_empty() {
-            continue;
-        }
-        let heading = |mut it: Box<dyn Iterator<Item = &Point> + '_>| {
-            let p0 = *it.next()?;
-            let q = it.find(|q| (q.0 - p0.0).hypot(q.1 - p0.1) >= HEADING_M)?;
-            let n = (q.0 - p0.0).hypot(q.1 - p0.1);
-            Some(((q.0 - p0.0) / n, (q.1 - p0.1) / n))
-        };
-        for start in [true, false] {
-            let (at, h) = if start {
-                (xy[0], heading(Box::new(xy.iter())))
-            } else {
-                (xy[xy.len() - 1], heading(Box::new(xy.iter().rev())))
-            };
-            out.push(End {
-                at,
-                heading: h,
-                activity: i,
-                start,
-            });
-        }
-    }
-    out
-}
-
-/// Indexes of the largest group of `ends` linked by distances below `link_m` (single
-/// linkage): the ends of the disk most activities leave.
-pub fn main_cluster(ends: &[End], link_m: f64) -> Vec<usize> {
-    let n = ends.len();
-    let mut label = vec![usize::MAX; n];
-    let mut best: Vec<usize> = Vec::new();
-    for s in 0..n {
-        if label[s] != usize::MAX {
-            continue;
-        }
-        label[s] = s;
-        let (mut group, mut stack) = (vec![s], vec![s]);
-        while let Some(i) = stack.pop() {
-            for j in 0..n {
-                let (a, b) = (ends[i].at, ends[j].at);
-                if label[j] == usize::MAX && (a.0 - b.0).hypot(a.1 - b.1) < link_m {
-                    label[j] = s;
-                    group.push(j);
-                    stack.push(j);
-                }
-            }
-        }
-        if group.len() > best.len() {
-            best = group;
-        }
-    }
-    best.sort_unstable();
-    best
 }
 
 /// Centre of the circle of known radius `r` (metres) that best fits `pts` (Gauss–Newton from
@@ -295,18 +206,68 @@ pub struct Scores {
     pub angle_ll: Vec<f64>,
     /// Heading agreement per candidate: `Σ cos∠(h, exit − p)`.
     pub heading: Vec<f64>,
+    /// Line agreement per candidate: `−Σ min((dist(p, line) / LINE_SIGMA_M)², 4)` over the
+    /// lines through the exits along their headings (4 when `p` is ahead of the exit).
+    pub line: Vec<f64>,
+}
+
+/// Scale of the line term's distances, metres.
+pub const LINE_SIGMA_M: f64 = 100.0;
+
+/// Weights of the score terms: exit angles `λ`, headings `κ`, lines `μ`, and whether the
+/// estimate is the posterior mean (else the best candidate).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Weights {
+    /// Weight of the exit-angle log-likelihood.
+    pub lambda: f64,
+    /// Weight (von Mises concentration) of the heading term.
+    pub kappa: f64,
+    /// Weight of the line term.
+    pub mu: f64,
+    /// Posterior mean (else the best candidate).
+    pub posterior_mean: bool,
 }
 
 impl Scores {
-    /// The candidate maximising `lambda · angle_ll + kappa · heading`; `None` without
-    /// candidates.
-    pub fn best(&self, lambda: f64, kappa: f64) -> Option<Point> {
+    fn total(&self, w: &Weights, k: usize) -> f64 {
+        w.lambda * self.angle_ll[k] + w.kappa * self.heading[k] + w.mu * self.line[k]
+    }
+
+    /// The candidate with the highest weighted score; `None` without candidates.
+    pub fn best(&self, w: &Weights) -> Option<Point> {
         (0..self.candidates.len())
-            .max_by(|&i, &j| {
-                let s = |k: usize| lambda * self.angle_ll[k] + kappa * self.heading[k];
-                s(i).total_cmp(&s(j))
-            })
+            .max_by(|&i, &j| self.total(w, i).total_cmp(&self.total(w, j)))
             .map(|i| self.candidates[i])
+    }
+
+    /// The posterior mean of the candidates, each weighted `exp(score)` (a flat prior over
+    /// the disk): nearer the centre than [`Scores::best`] when the evidence is weak. `None`
+    /// without candidates.
+    pub fn mean(&self, w: &Weights) -> Option<Point> {
+        let s: Vec<f64> = (0..self.candidates.len())
+            .map(|k| self.total(w, k))
+            .collect();
+        let top = s.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        if !top.is_finite() {
+            return None;
+        }
+        let (mut sw, mut x, mut y) = (0.0, 0.0, 0.0);
+        for (v, p) in s.iter().zip(&self.candidates) {
+            let e = (v - top).exp();
+            sw += e;
+            x += e * p.0;
+            y += e * p.1;
+        }
+        Some((x / sw, y / sw))
+    }
+
+    /// [`Scores::mean`] or [`Scores::best`], as `w` says.
+    pub fn estimate(&self, w: &Weights) -> Option<Point> {
+        if w.posterior_mean {
+            self.mean(w)
+        } else {
+            self.best(w)
+        }
     }
 }
 
@@ -325,6 +286,7 @@ pub fn score_grid(f: &Fitted, m: &Mechanism) -> Scores {
         candidates: Vec::new(),
         angle_ll: Vec::new(),
         heading: Vec::new(),
+        line: Vec::new(),
     };
     for i in -k..=k {
         for j in -k..=k {
@@ -353,7 +315,23 @@ pub fn score_grid(f: &Fitted, m: &Mechanism) -> Scores {
                     (n > 1e-6).then(|| (vx * h.0 + vy * h.1) / n)
                 })
                 .sum();
+            let line: f64 = f
+                .exits
+                .iter()
+                .filter_map(|(e, h)| {
+                    let h = (*h)?;
+                    let (vx, vy) = (e.0 - p.0, e.1 - p.1);
+                    let ahead = vx * h.0 + vy * h.1;
+                    let perp = (vx * h.1 - vy * h.0) / LINE_SIGMA_M;
+                    Some(if ahead < 0.0 {
+                        -4.0
+                    } else {
+                        -(perp * perp).min(4.0)
+                    })
+                })
+                .sum();
             s.candidates.push(p);
+            s.line.push(line);
             s.angle_ll.push(ll);
             s.heading.push(head);
         }
@@ -362,73 +340,5 @@ pub fn score_grid(f: &Fitted, m: &Mechanism) -> Scores {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Exits of straight paths from `home` in evenly spread directions out of the disk of
-    /// radius `rho` around `c`, with headings along the paths.
-    fn exits_from(home: Point, c: Point, rho: f64, n: usize) -> Vec<End> {
-        (0..n)
-            .map(|i| {
-                let th = (i as f64 + 0.5) / n as f64 * std::f64::consts::TAU;
-                let h = (th.cos(), th.sin());
-                let q = (home.0 - c.0, home.1 - c.1);
-                let qh = q.0 * h.0 + q.1 * h.1;
-                let t = -qh + (qh * qh - (q.0 * q.0 + q.1 * q.1) + rho * rho).sqrt();
-                End {
-                    at: (home.0 + t * h.0, home.1 + t * h.1),
-                    heading: Some(h),
-                    activity: i,
-                    start: true,
-                }
-            })
-            .collect()
-    }
-
-    #[test]
-    fn the_exit_density_integrates_to_one_and_leans_towards_the_point() {
-        let n = 10_000;
-        let total: f64 = (0..n)
-            .map(|i| {
-                exit_density(
-                    i as f64 / n as f64 * std::f64::consts::TAU,
-                    400.0,
-                    1.0,
-                    900.0,
-                )
-            })
-            .sum::<f64>()
-            * std::f64::consts::TAU
-            / n as f64;
-        assert!((total - 1.0).abs() < 1e-6, "{total}");
-        assert!(exit_density(1.0, 400.0, 1.0, 900.0) > exit_density(1.0 + 3.14, 400.0, 1.0, 900.0));
-        assert!((exit_density(2.0, 0.0, 0.0, 900.0) - 1.0 / std::f64::consts::TAU).abs() < 1e-12);
-    }
-
-    #[test]
-    fn the_likelihood_recovers_a_known_home_from_its_exits() {
-        let m = Mechanism {
-            rho_m: 942.0,
-            trim_m: 0.0,
-            search_m: 742.0,
-        };
-        let (c, home) = ((1000.0, -500.0), (1300.0, -100.0));
-        let ends = exits_from(home, c, m.rho_m, 60);
-        let f = fit(&ends, &m).unwrap();
-        assert!(
-            (f.centre.0 - c.0).hypot(f.centre.1 - c.1) < 1.0,
-            "{:?}",
-            f.centre
-        );
-        let s = score_grid(&f, &m);
-        // angles alone: within a few grid steps; headings alone: exact
-        let a = s.best(1.0, 0.0).unwrap();
-        assert!((a.0 - home.0).hypot(a.1 - home.1) <= 80.0, "{a:?}");
-        let h = s.best(0.0, 1.0).unwrap();
-        assert!((h.0 - home.0).hypot(h.1 - home.1) <= 15.0, "{h:?}");
-        // a second, smaller group of ends far away is left out
-        let mut two = ends.clone();
-        two.extend(exits_from((9000.0, 0.0), (9000.0, 100.0), m.rho_m, 10));
-        assert_eq!(main_cluster(&two, m.link_m()), (0..60).collect::<Vec<_>>());
-    }
-}
+#[path = "likelihood_tests.rs"]
+mod tests;

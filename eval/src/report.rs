@@ -47,6 +47,9 @@ pub struct DefenceResult {
     pub defence: String,
     /// Per attack, in the order of [`ATTACKS`].
     pub attacks: Vec<AttackOutcome>,
+    /// The side channel per column swept ([`COLUMNS`]; `side channel: <column>`); the best
+    /// of them is the last of `attacks`.
+    pub side_channels: Vec<AttackOutcome>,
     /// Share of points published, in [0, 1].
     pub points_kept: f64,
     /// Mean absolute difference between the published session distance and the recorded
@@ -161,10 +164,13 @@ fn evaluate_one(
         .map(|(e, name)| outcome(name.to_string(), e))
         .collect();
     // the side channel: the column that did best (the worst case for the defence)
-    let best = side
+    let side_channels: Vec<AttackOutcome> = side
         .into_iter()
         .zip(COLUMNS)
         .map(|(e, c)| outcome(format!("{}: {c}", ATTACKS[8]), e))
+        .collect();
+    let best = side_channels
+        .iter()
         .max_by(|a, b| {
             (
                 a.within_22_95m,
@@ -180,11 +186,13 @@ fn evaluate_one(
                 ))
                 .unwrap_or(std::cmp::Ordering::Equal)
         })
-        .expect("columns");
+        .expect("columns")
+        .clone();
     attacks.push(best);
     DefenceResult {
         defence: d.name(),
         attacks,
+        side_channels,
         points_kept: kept as f64 / total.max(1) as f64,
         total_distance_error_m: dist_err / n_sessions.max(1) as f64,
     }
@@ -248,6 +256,7 @@ mod tests {
                 within_200m: 1.0,
                 median_error_m: 12.4,
             }],
+            side_channels: Vec::new(),
             points_kept: 0.5,
             total_distance_error_m: 3.0,
         }
@@ -267,6 +276,7 @@ mod tests {
                     "within_200m": 1.0,
                     "median_error_m": 12.4
                 }],
+                "side_channels": [],
                 "points_kept": 0.5,
                 "total_distance_error_m": 3.0
             })
