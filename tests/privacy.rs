@@ -177,7 +177,10 @@ fn the_hidden_part_of_a_real_track_moved_anywhere_in_a_cell_is_the_whole_disk() 
     // shift it 100-500 m in some direction until its start is elsewhere in the cell
     let moved = (0..60)
         .map(|k| {
-            let (bearing, dist) = ((k % 12) as f64 * 0.5236, 100.0 + (k / 12) as f64 * 100.0);
+            let (bearing, dist) = (
+                (k % 12) as f64 * std::f64::consts::FRAC_PI_6,
+                100.0 + (k / 12) as f64 * 100.0,
+            );
             let (la, lo) = datamin::udfs::geo::destination(start.0, start.1, bearing, dist);
             let (dla, dlo) = (la - start.0, lo - start.1);
             let mut m = orig.clone();
