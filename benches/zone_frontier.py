@@ -32,9 +32,10 @@ DEFAULT_CELL_M = 700.0
 DEFAULT_TRIM_M = 300.0
 
 
-def run_eval(exe, subjects, activities, seed, cell, trim, radius):
+def run_eval(exe, subjects, activities, seed, cell, trim, radius, attacker_subjects):
     out = subprocess.run(
         [exe, "--json", "--subjects", str(subjects), "--activities", str(activities),
+         "--attacker-subjects", str(attacker_subjects),
          "--seed", str(seed), "--cell-m", str(cell), "--trim-m", str(trim),
          "--radius-m", str(radius)],
         cwd=ROOT, check=True, capture_output=True, text=True,
@@ -51,6 +52,8 @@ def main():
     ap.add_argument("--cells", default="0,400,500,600,700,800,1000")
     ap.add_argument("--trims", default="0,150,300")
     ap.add_argument("--radius", type=float, default=200.0)
+    ap.add_argument("--attacker-subjects", type=int, default=200,
+                    help="training subjects of the learned and calibrated attacks")
     ap.add_argument("--eval", default=os.path.join(ROOT, "target/release/datamin-eval"))
     ap.add_argument("--out", default=os.path.join(ROOT, "docs"))
     a = ap.parse_args()
@@ -63,7 +66,8 @@ def main():
         for trim in [float(t) for t in a.trims.split(",")]:
             worst, worst_name, kept, dist = 0.0, "", [], []
             for seed in seeds:
-                r = run_eval(a.eval, a.subjects, a.activities, seed, cell, trim, a.radius)
+                r = run_eval(a.eval, a.subjects, a.activities, seed, cell, trim, a.radius,
+                             a.attacker_subjects)
                 for att in r["attacks"]:
                     if att["within_100m"] >= worst:
                         worst, worst_name = att["within_100m"], att["attack"]
@@ -86,7 +90,8 @@ def main():
         "# Privacy zone: privacy/utility frontier",
         "",
         f"`python3 benches/zone_frontier.py --subjects {a.subjects} --activities {a.activities} "
-        f"--seeds {a.seeds}` (radius_m = {a.radius:g}; realistic subjects, see `eval/src/synthesis.rs`). "
+        f"--seeds {a.seeds} --attacker-subjects {a.attacker_subjects} --cells {a.cells} --trims {a.trims}` "
+        f"(radius_m = {a.radius:g}; realistic subjects, see `eval/src/synthesis.rs`). "
         "Worst success = the highest share of subjects located within 100 m of a protected place "
         "by any attack of `datamin-eval`, over all seeds. Points kept = share of input GPS points "
         "published. Distance change = mean |published - recorded| session distance. "
