@@ -172,6 +172,17 @@ pub fn apply_zone(
     key: Option<&[u8]>,
     subject: &str,
 ) -> datafusion::common::Result<ZoneStats> {
+    zone_in_place(a, cfg, key, subject, None)
+}
+
+/// [`zone_activity`] on a decoded activity, written back into it (`time_created` removed).
+pub(crate) fn zone_in_place(
+    a: &mut Activity,
+    cfg: &ZoneConfig,
+    key: Option<&[u8]>,
+    subject: &str,
+    anchors: Option<&mut Vec<cells::Cell>>,
+) -> datafusion::common::Result<ZoneStats> {
     let z = zone_activity(
         cfg,
         key,
@@ -180,7 +191,7 @@ pub fn apply_zone(
         &a.to_batch(Table::Records)?,
         &a.to_batch(Table::Laps)?,
         &a.to_batch(Table::Sessions)?,
-        None,
+        anchors,
     )?;
     a.records = crate::format::from_arrow::read_records(&z.records)?;
     a.laps = crate::format::from_arrow::read_summaries(&z.laps)?;

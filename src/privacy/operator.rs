@@ -176,25 +176,9 @@ impl PrivacyZone {
     /// The activity's rows do not form valid canonical batches (a decoder bug).
     pub fn apply_activity(&self, a: &mut Activity, subject: &str) -> Result<ZoneStats> {
         let key = self.key.as_ref().map(PseudonymKey::secret_bytes);
-        let z = {
-            let mut anchors = self.anchors.lock().expect("zone anchors");
-            let mine = anchors.entry(self.anchor_id(subject)).or_default();
-            zone_activity(
-                &self.cfg,
-                key,
-                subject,
-                &a.activity_id,
-                &a.to_batch(Table::Records)?,
-                &a.to_batch(Table::Laps)?,
-                &a.to_batch(Table::Sessions)?,
-                Some(mine),
-            )?
-        };
-        a.records = crate::format::from_arrow::read_records(&z.records)?;
-        a.laps = read_summaries(&z.laps)?;
-        a.sessions = read_summaries(&z.sessions)?;
-        a.info.time_created_us = None;
-        Ok(z.stats)
+        let mut anchors = self.anchors.lock().expect("zone anchors");
+        let mine = anchors.entry(self.anchor_id(subject)).or_default();
+        super::zone_in_place(a, &self.cfg, key, subject, Some(mine))
     }
 
     /// Applies the zone to every activity in `input` (see the module docs). Tables other
