@@ -103,8 +103,18 @@ pub fn multilaterate(pts: &[Point], dists: &[f64]) -> Option<Point> {
         return None;
     }
     let n = pts.len() as f64;
-    let mut x = pts.iter().map(|p| p.0).sum::<f64>() / n;
-    let mut y = pts.iter().map(|p| p.1).sum::<f64>() / n;
+    let centroid = (
+        pts.iter().map(|p| p.0).sum::<f64>() / n,
+        pts.iter().map(|p| p.1).sum::<f64>() / n,
+    );
+    Some(gauss_newton_ranges(centroid, pts, dists))
+}
+
+/// Least-squares point whose distances to `pts` match `dists` (metres), by Gauss–Newton
+/// from `start`: at most 50 steps, stopping when a step is under 1 mm or the normal
+/// equations are singular.
+pub fn gauss_newton_ranges(start: Point, pts: &[Point], dists: &[f64]) -> Point {
+    let (mut x, mut y) = start;
     for _ in 0..50 {
         let (mut a11, mut a12, mut a22, mut b1, mut b2) = (0.0, 0.0, 0.0, 0.0, 0.0);
         for (p, d) in pts.iter().zip(dists) {
@@ -130,7 +140,7 @@ pub fn multilaterate(pts: &[Point], dists: &[f64]) -> Option<Point> {
             break;
         }
     }
-    Some((x, y))
+    (x, y)
 }
 
 /// What the mechanism-aware attack measures on one subject: the robustly fitted circle

@@ -91,32 +91,8 @@ pub fn fit_centre(pts: &[Point], r: f64) -> Option<Point> {
     if r < 1.0 || pts.len() < 3 {
         return Some(mean);
     }
-    let gauss_newton = |mut c: Point, pts: &[Point]| {
-        for _ in 0..30 {
-            let (mut a11, mut a12, mut a22, mut b1, mut b2) = (0.0, 0.0, 0.0, 0.0, 0.0);
-            for p in pts {
-                let (dx, dy) = (c.0 - p.0, c.1 - p.1);
-                let d = dx.hypot(dy).max(1e-6);
-                let (jx, jy) = (dx / d, dy / d);
-                let res = d - r;
-                a11 += jx * jx;
-                a12 += jx * jy;
-                a22 += jy * jy;
-                b1 += jx * res;
-                b2 += jy * res;
-            }
-            let det = a11 * a22 - a12 * a12;
-            if det.abs() < 1e-9 {
-                break;
-            }
-            let (sx, sy) = ((a22 * b1 - a12 * b2) / det, (a11 * b2 - a12 * b1) / det);
-            c = (c.0 - sx, c.1 - sy);
-            if sx.hypot(sy) < 0.01 {
-                break;
-            }
-        }
-        c
-    };
+    let gauss_newton =
+        |c: Point, pts: &[Point]| crate::attacks::gauss_newton_ranges(c, pts, &vec![r; pts.len()]);
     let mut c = gauss_newton(crate::attacks::fit_circle(pts).unwrap_or(mean), pts);
     for _ in 0..3 {
         let res: Vec<f64> = pts
