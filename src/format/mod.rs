@@ -14,8 +14,7 @@ use sha2::{Digest, Sha256};
 
 pub mod datasource;
 pub mod fit;
-mod fit_defs;
-pub use fit_defs::fit_crc;
+pub use fit::fit_crc;
 pub mod from_arrow;
 mod read;
 mod rows;

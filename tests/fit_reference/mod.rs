@@ -1,4 +1,6 @@
-//! Garmin FIT decoding through [`fitparser`], into the canonical rows.
+//! The reference FIT decoder of the differential test: fitparser 0.11's message parser and
+//! profile, mapped into datamin's canonical rows the way datamin mapped them before its own
+//! decoder (this is that code, kept as the independent implementation to compare with).
 //!
 //! The FIT stream is walked message by message with [`FitStreamProcessor`], so that:
 //! - chained FIT files (several header + data + CRC sections in one file) decode as one
@@ -19,9 +21,8 @@ use fitparser::de::{DecodeOption, FitObject, FitStreamProcessor};
 use fitparser::profile::MesgNum;
 use fitparser::{ErrorKind, FitDataField, FitDataRecord, Value};
 
-use super::DecodeError;
-use super::rows::{Activity, ActivityRow, RecordRow, SummaryRow};
-use crate::schema::DEGREES_PER_SEMICIRCLE;
+use datamin::format::{Activity, ActivityRow, DecodeError, RecordRow, SummaryRow};
+use datamin::schema::DEGREES_PER_SEMICIRCLE;
 
 /// Decodes the FIT bytes `data` into `out` (rows are appended). See the module docs.
 ///
@@ -29,15 +30,6 @@ use crate::schema::DEGREES_PER_SEMICIRCLE;
 /// A bad header, a CRC mismatch or a message that cannot be parsed; rows decoded before the
 /// error stay in `out`.
 pub fn decode_into(data: &[u8], out: &mut Activity) -> Result<(), DecodeError> {
-    // Field definitions of an impossible size are read as bytes, as fitparser would, but
-    // without fitparser printing to stderr (see `fit_defs`).
-    let normalized = super::fit_defs::normalize_field_sizes(data);
-    if let Some((_, n)) = &normalized {
-        out.warnings.push(format!(
-            "{n} FIT field definition(s) declare a size that is not a multiple of their base type; their values are read as bytes"
-        ));
-    }
-    let data = normalized.as_ref().map_or(data, |(d, _)| d.as_slice());
     let mut p = FitStreamProcessor::new();
     p.add_option(DecodeOption::UseGenericSubFieldName);
     // Keep `compressed_speed_distance` as raw bytes: fitparser's expansion of its 12-bit
@@ -165,7 +157,7 @@ fn accept(
 }
 
 /// Numeric value of a field, `None` for strings, arrays and invalid values.
-pub(crate) fn num(v: &Value) -> Option<f64> {
+pub fn num(v: &Value) -> Option<f64> {
     Some(match v {
         Value::Byte(x) | Value::Enum(x) | Value::UInt8(x) | Value::UInt8z(x) => *x as f64,
         Value::SInt8(x) => *x as f64,
@@ -237,7 +229,7 @@ fn degrees(v: &Value) -> Option<f64> {
 /// distance rolls over every 256 m; the FIT SDK's accumulation unwraps it:
 /// `acc += (raw − last) mod 2¹²`. State lasts for one FIT file (reset at its CRC).
 #[derive(Debug, Default)]
-pub(crate) struct CompressedSpeedDistance {
+pub struct CompressedSpeedDistance {
     last: u32,
     acc: u64,
 }

@@ -1,0 +1,419 @@
+//! FIT definition messages compiled into layouts, and raw field values.
+//!
+//! A FIT definition message (FIT protocol, "Definition Message") tells, for one local message
+//! type, the global message number, the byte order and the fields of every data message that
+//! follows: field number, size in bytes, base type. [`Layout::compile`] turns it, once, into
+//! the byte offset, size and base type of each field datamin reads (looked up in the
+//! generated [`super::profile`]) and the slot it fills; every other field is skipped by its
+//! size. A data message is then read with [`Layout::read`]: no per-message allocation, no
+//! field names.
+
+/// How a field's raw value becomes a column value (from the profile's field type).
+#[derive(Clone, Copy)]
+pub enum Kind {
+    /// FIT `date_time`: seconds since 1989-12-31T00:00:00Z (`uint32`).
+    DateTime,
+    /// A NUL-terminated UTF-8 string.
+    Text,
+    /// An enumerated type; the function names its values (FIT profile "Types").
+    Enum(fn(u32) -> Option<&'static str>),
+    /// A number: `raw / scale - offset`.
+    Number,
+}
+
+/// A sub-field (FIT profile): when the field in slot `ref_slot` of the same message holds
+/// `ref_value`, this field's value is named by `names` (e.g. `file_id.product` is a
+/// `garmin_product` when `manufacturer` is `garmin`).
+#[derive(Clone, Copy)]
+pub struct SubField {
+    /// Slot of the reference field.
+    pub ref_slot: usize,
+    /// Raw value of the reference field that selects this sub-field.
+    pub ref_value: u32,
+    /// Names of the sub-field's values.
+    pub names: fn(u32) -> Option<&'static str>,
+}
+
+/// A field of a profile message that datamin reads.
+#[derive(Clone, Copy)]
+pub struct Field {
+    /// Profile name.
+    pub name: &'static str,
+    /// Field definition number.
+    pub num: u8,
+    /// How the value is read.
+    pub kind: Kind,
+    /// Profile scale (1 when unscaled).
+    pub scale: f64,
+    /// Profile offset (0 when none).
+    pub offset: f64,
+    /// Sub-fields that rename the value by another field.
+    pub sub_fields: &'static [SubField],
+}
+
+/// A profile message and the fields datamin reads from it, by slot.
+#[derive(Clone, Copy)]
+pub struct Message {
+    /// Global message number.
+    pub num: u16,
+    /// Fields by slot.
+    pub fields: &'static [Field],
+}
+
+/// Most slots any message of [`super::profile`] has.
+pub const MAX_SLOTS: usize = 32;
+
+/// FIT base types (FIT protocol, "Base Types"), as written in a field definition with bits
+/// 5 and 6 masked out (`& 0x9F`).
+pub mod base {
+    /// `enum` (1 byte, invalid 0xFF).
+    pub const ENUM: u8 = 0x00;
+    /// `sint8` (invalid 0x7F).
+    pub const SINT8: u8 = 0x01;
+    /// `uint8` (invalid 0xFF).
+    pub const UINT8: u8 = 0x02;
+    /// `sint16` (invalid 0x7FFF).
+    pub const SINT16: u8 = 0x83;
+    /// `uint16` (invalid 0xFFFF).
+    pub const UINT16: u8 = 0x84;
+    /// `sint32` (invalid 0x7FFFFFFF).
+    pub const SINT32: u8 = 0x85;
+    /// `uint32` (invalid 0xFFFFFFFF).
+    pub const UINT32: u8 = 0x86;
+    /// `string` (NUL-terminated UTF-8).
+    pub const STRING: u8 = 0x07;
+    /// `float32` (invalid: not finite).
+    pub const FLOAT32: u8 = 0x88;
+    /// `float64` (invalid: not finite).
+    pub const FLOAT64: u8 = 0x89;
+    /// `uint8z` (invalid 0).
+    pub const UINT8Z: u8 = 0x0A;
+    /// `uint16z` (invalid 0).
+    pub const UINT16Z: u8 = 0x8B;
+    /// `uint32z` (invalid 0).
+    pub const UINT32Z: u8 = 0x8C;
+    /// `byte` (invalid 0xFF; an array is invalid when every byte is 0xFF).
+    pub const BYTE: u8 = 0x0D;
+    /// `sint64`.
+    pub const SINT64: u8 = 0x8E;
+    /// `uint64`.
+    pub const UINT64: u8 = 0x8F;
+    /// `uint64z`.
+    pub const UINT64Z: u8 = 0x90;
+
+    /// Size in bytes of one value of base type `b`; `None` for a type the protocol does not
+    /// define (read as bytes).
+    pub fn size(b: u8) -> Option<usize> {
+        Some(match b {
+            ENUM | SINT8 | UINT8 | STRING | UINT8Z | BYTE => 1,
+            SINT16 | UINT16 | UINT16Z => 2,
+            SINT32 | UINT32 | FLOAT32 | UINT32Z => 4,
+            FLOAT64 | SINT64 | UINT64 | UINT64Z => 8,
+            _ => return None,
+        })
+    }
+}
+
+/// A field value as read from a data message, before profile conversion.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub enum Raw<'a> {
+    /// Not in the message, or the base type's invalid value.
+    #[default]
+    Absent,
+    /// An integer of any integer base type.
+    Int(i64),
+    /// A `float32`/`float64` value (finite).
+    Float(f64),
+    /// A string, without its NUL terminator (valid UTF-8 is checked on use).
+    Str(&'a [u8]),
+    /// Several values, or a field whose size is not its base type's size: the bytes as
+    /// written (numeric columns read these as NULL).
+    Bytes(&'a [u8]),
+}
+
+impl Raw<'_> {
+    /// The value as a number (`None` for absent, strings and arrays).
+    pub fn number(self) -> Option<f64> {
+        match self {
+            Raw::Int(x) => Some(x as f64),
+            Raw::Float(x) => Some(x),
+            _ => None,
+        }
+    }
+}
+
+/// One field read from every data message of a layout.
+#[derive(Debug, Clone, Copy)]
+struct Op {
+    /// Byte offset in the data message (after the record header).
+    offset: usize,
+    /// Size in bytes.
+    size: usize,
+    /// Base type (masked).
+    base: u8,
+    /// Slot it fills.
+    slot: usize,
+}
+
+/// A compiled definition message.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    /// Global message number.
+    pub global: u16,
+    /// Size of a data message's content in bytes (fields and developer fields).
+    pub size: usize,
+    /// Multi-byte values are big-endian (architecture byte 1).
+    big_endian: bool,
+    /// The fields datamin reads.
+    ops: Vec<Op>,
+    /// Offset of a 4-byte field 253 (`timestamp`), which sets the reference time of
+    /// compressed-timestamp headers (FIT protocol, "Compressed Timestamp Header").
+    timestamp_at: Option<usize>,
+    /// Field definitions whose size is not a multiple of their base type's size.
+    pub misaligned: usize,
+    /// Developer fields in each data message (skipped by size).
+    pub developer_fields: usize,
+}
+
+/// One field definition: (field number, size in bytes, base type byte).
+pub type FieldDef = (u8, u8, u8);
+
+impl Layout {
+    /// Compiles a definition of global message `global` with `fields` and the sizes of its
+    /// developer fields. `message` is the profile message datamin reads for `global` (`None`:
+    /// the message is only counted); `wanted(slot)` says which of its slots to read.
+    pub fn compile(
+        global: u16,
+        big_endian: bool,
+        fields: &[FieldDef],
+        developer_sizes: &[u8],
+        message: Option<&Message>,
+        wanted: impl Fn(usize) -> bool,
+    ) -> Layout {
+        let mut ops = Vec::new();
+        let mut offset = 0usize;
+        let mut timestamp_at = None;
+        let mut misaligned = 0;
+        for &(num, size, base_byte) in fields {
+            let size = size as usize;
+            let mut b = base_byte & 0x9F;
+            match base::size(b) {
+                Some(n) if size % n != 0 => {
+                    misaligned += 1;
+                    b = base::BYTE;
+                }
+                Some(_) => {}
+                // a base type the protocol does not define: its bytes, one per value
+                None => b = base::UINT8,
+            }
+            if num == 253 && size == 4 && b == base::UINT32 {
+                timestamp_at = Some(offset);
+            }
+            if let Some(m) = message
+                && let Some(slot) = m.fields.iter().position(|f| f.num == num)
+                && wanted(slot)
+            {
+                ops.push(Op {
+                    offset,
+                    size,
+                    base: b,
+                    slot,
+                });
+            }
+            offset += size;
+        }
+        let developer: usize = developer_sizes.iter().map(|&s| s as usize).sum();
+        Layout {
+            global,
+            size: offset + developer,
+            big_endian,
+            ops,
+            timestamp_at,
+            misaligned,
+            developer_fields: developer_sizes.len(),
+        }
+    }
+
+    /// The `timestamp` (field 253) of a data message's content `msg`, if valid.
+    pub fn timestamp(&self, msg: &[u8]) -> Option<u32> {
+        let at = self.timestamp_at?;
+        let v = self.u32_at(&msg[at..at + 4]);
+        (v != u32::MAX).then_some(v)
+    }
+
+    fn u32_at(&self, b: &[u8]) -> u32 {
+        let b: [u8; 4] = b.try_into().expect("4 bytes");
+        if self.big_endian {
+            u32::from_be_bytes(b)
+        } else {
+            u32::from_le_bytes(b)
+        }
+    }
+
+    /// Reads the wanted fields of a data message's content `msg` (exactly [`Layout::size`]
+    /// bytes) into `slots`.
+    pub fn read<'a>(&self, msg: &'a [u8], slots: &mut [Raw<'a>; MAX_SLOTS]) {
+        for op in &self.ops {
+            let bytes = &msg[op.offset..op.offset + op.size];
+            slots[op.slot] = value(bytes, op.base, self.big_endian);
+        }
+    }
+}
+
+macro_rules! int {
+    ($t:ty, $b:expr, $be:expr) => {{
+        let a = $b.try_into().expect("size checked");
+        if $be {
+            <$t>::from_be_bytes(a)
+        } else {
+            <$t>::from_le_bytes(a)
+        }
+    }};
+}
+
+/// The value of one field's `bytes` of base type `b` (FIT protocol, "Base Types": invalid
+/// values are [`Raw::Absent`]).
+fn value(bytes: &[u8], b: u8, be: bool) -> Raw<'_> {
+    if b == base::STRING {
+        let s = &bytes[..bytes.iter().position(|&c| c == 0).unwrap_or(bytes.len())];
+        return if s.is_empty() {
+            Raw::Absent
+        } else {
+            Raw::Str(s)
+        };
+    }
+    if base::size(b) != Some(bytes.len()) {
+        // an array (or a misaligned field, read as bytes): valid unless every value is
+        // invalid; for bytes, unless every byte is 0xFF
+        let valid = if b == base::BYTE || b == base::UINT8 || b == base::ENUM {
+            bytes.iter().any(|&x| x != 0xFF)
+        } else {
+            !bytes.is_empty()
+        };
+        return if valid {
+            Raw::Bytes(bytes)
+        } else {
+            Raw::Absent
+        };
+    }
+    let v = match b {
+        base::ENUM | base::UINT8 | base::BYTE => {
+            let x = bytes[0];
+            (x != 0xFF).then_some(Raw::Int(x.into()))
+        }
+        base::SINT8 => {
+            let x = bytes[0] as i8;
+            (x != 0x7F).then_some(Raw::Int(x.into()))
+        }
+        base::UINT8Z => (bytes[0] != 0).then_some(Raw::Int(bytes[0].into())),
+        base::SINT16 => {
+            let x: i16 = int!(i16, bytes, be);
+            (x != 0x7FFF).then_some(Raw::Int(x.into()))
+        }
+        base::UINT16 => {
+            let x: u16 = int!(u16, bytes, be);
+            (x != 0xFFFF).then_some(Raw::Int(x.into()))
+        }
+        base::UINT16Z => {
+            let x: u16 = int!(u16, bytes, be);
+            (x != 0).then_some(Raw::Int(x.into()))
+        }
+        base::SINT32 => {
+            let x: i32 = int!(i32, bytes, be);
+            (x != 0x7FFF_FFFF).then_some(Raw::Int(x.into()))
+        }
+        base::UINT32 => {
+            let x: u32 = int!(u32, bytes, be);
+            (x != u32::MAX).then_some(Raw::Int(x.into()))
+        }
+        base::UINT32Z => {
+            let x: u32 = int!(u32, bytes, be);
+            (x != 0).then_some(Raw::Int(x.into()))
+        }
+        base::FLOAT32 => {
+            let x = f32::from_bits(int!(u32, bytes, be));
+            x.is_finite().then_some(Raw::Float(x.into()))
+        }
+        base::FLOAT64 => {
+            let x = f64::from_bits(int!(u64, bytes, be));
+            x.is_finite().then_some(Raw::Float(x))
+        }
+        base::SINT64 => {
+            let x: i64 = int!(i64, bytes, be);
+            (x != i64::MAX).then_some(Raw::Int(x))
+        }
+        // values above i64::MAX do not occur in the fields datamin reads
+        base::UINT64 => {
+            let x: u64 = int!(u64, bytes, be);
+            (x != u64::MAX).then(|| i64::try_from(x).map_or(Raw::Absent, Raw::Int))
+        }
+        base::UINT64Z => {
+            let x: u64 = int!(u64, bytes, be);
+            (x != 0).then(|| i64::try_from(x).map_or(Raw::Absent, Raw::Int))
+        }
+        _ => None,
+    };
+    v.unwrap_or(Raw::Absent)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_follow_the_base_types_and_their_invalid_values() {
+        assert_eq!(value(&[0x34, 0x12], base::UINT16, false), Raw::Int(0x1234));
+        assert_eq!(value(&[0x12, 0x34], base::UINT16, true), Raw::Int(0x1234));
+        assert_eq!(value(&[0xFF, 0xFF], base::UINT16, false), Raw::Absent);
+        assert_eq!(value(&[0, 0], base::UINT16Z, false), Raw::Absent);
+        assert_eq!(value(&[0xFE], base::SINT8, false), Raw::Int(-2));
+        assert_eq!(value(&[0x7F], base::SINT8, false), Raw::Absent);
+        assert_eq!(
+            value(&1.5f32.to_le_bytes(), base::FLOAT32, false),
+            Raw::Float(1.5)
+        );
+        assert_eq!(value(&[0xFF; 4], base::FLOAT32, false), Raw::Absent);
+        assert_eq!(value(b"ab\0cd", base::STRING, false), Raw::Str(b"ab"));
+        assert_eq!(value(b"\0\0", base::STRING, false), Raw::Absent);
+        assert_eq!(value(&[1, 2, 3], base::BYTE, false), Raw::Bytes(&[1, 2, 3]));
+        assert_eq!(value(&[0xFF; 3], base::BYTE, false), Raw::Absent);
+        // a 4-byte uint16 field is an array: not a number
+        assert_eq!(value(&[1, 0, 2, 0], base::UINT16, false).number(), None);
+    }
+
+    #[test]
+    fn a_layout_reads_only_wanted_fields_and_skips_the_rest_by_size() {
+        const M: Message = Message {
+            num: 20,
+            fields: &[
+                Field {
+                    name: "heart_rate",
+                    num: 3,
+                    kind: Kind::Number,
+                    scale: 1.0,
+                    offset: 0.0,
+                    sub_fields: &[],
+                },
+                Field {
+                    name: "power",
+                    num: 7,
+                    kind: Kind::Number,
+                    scale: 1.0,
+                    offset: 0.0,
+                    sub_fields: &[],
+                },
+            ],
+        };
+        // timestamp (253, uint32), unknown field 99 (3 bytes), heart_rate (3, uint8),
+        // power (7, uint16) declared as 1 byte (misaligned), one 2-byte developer field
+        let defs = [(253, 4, 0x86), (99, 3, 0x0D), (3, 1, 0x02), (7, 1, 0x84)];
+        let l = Layout::compile(20, false, &defs, &[2], Some(&M), |s| s == 0);
+        assert_eq!((l.size, l.misaligned, l.developer_fields), (11, 1, 1));
+        let msg = [0x10, 0, 0, 0x40, 9, 9, 9, 150, 7, 0xAA, 0xBB];
+        let mut slots = [Raw::Absent; MAX_SLOTS];
+        l.read(&msg, &mut slots);
+        assert_eq!(slots[0], Raw::Int(150));
+        assert_eq!(slots[1], Raw::Absent, "power not wanted");
+        assert_eq!(l.timestamp(&msg), Some(0x4000_0010));
+    }
+}
