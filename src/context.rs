@@ -1,5 +1,5 @@
 //! The DataFusion session datamin runs SQL in: Apache Spark's function semantics
-//! (`datafusion-spark`), datamin UDFs, `STORED AS FIT|TCX`, and object stores that include S3
+//! (`datafusion-spark`), datamin UDFs, `STORED AS FIT|TCX|GPX`, and object stores that include S3
 //! on demand.
 
 use std::sync::Arc;
@@ -26,9 +26,10 @@ pub fn session_key(ctx: &SessionContext) -> Option<PseudonymKey> {
         .and_then(|k| k.0.clone())
 }
 
-/// Builds a session with datamin's functions (with `key` for `pseudonymize`), the FIT and
-/// TCX file formats (`CREATE EXTERNAL TABLE … STORED AS FIT|TCX` makes `ListingTable`s, see
-/// [`crate::format::datasource`]), and the lazily-registering object store registry.
+/// Builds a session with datamin's functions (with `key` for `pseudonymize`), the FIT, TCX
+/// and GPX file formats (`CREATE EXTERNAL TABLE … STORED AS FIT|TCX|GPX` makes
+/// `ListingTable`s, see [`crate::format::datasource`]), and the lazily-registering object
+/// store registry.
 ///
 /// `target_partitions` bounds parallelism (0: number of cores).
 pub fn session_context(key: Option<PseudonymKey>, target_partitions: usize) -> SessionContext {
@@ -59,11 +60,13 @@ pub fn session_context(key: Option<PseudonymKey>, target_partitions: usize) -> S
     builder.file_formats().get_or_insert_with(Vec::new).extend([
         Arc::new(ActivityFormatFactory::new(ActivityFormat::Fit)) as _,
         Arc::new(ActivityFormatFactory::new(ActivityFormat::Tcx)) as _,
+        Arc::new(ActivityFormatFactory::new(ActivityFormat::Gpx)) as _,
     ]);
     let factory = Arc::new(ActivityListingFactory::new());
     let state = builder
         .with_table_factory("FIT".into(), factory.clone())
-        .with_table_factory("TCX".into(), factory)
+        .with_table_factory("TCX".into(), factory.clone())
+        .with_table_factory("GPX".into(), factory)
         .build();
     let ctx = SessionContext::new_with_state(state);
     datamin_udfs::register_all(&ctx, key);

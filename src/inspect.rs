@@ -9,14 +9,14 @@ use crate::format::{Activity, ActivityFormat, DecodeError, Quarantined, read_act
 use crate::schema::Table;
 
 /// Fetches and decodes the file at `location` (a local path or URL, e.g.
-/// `s3://bucket/a.fit`; format from the extension, case-insensitive) with
+/// `s3://bucket/a.fit`; format from the extension, case-insensitive, through `.gz`) with
 /// [`crate::format::read_activity`], and inspects it.
 ///
 /// Returns `Ok(Ok(inspection))`, or `Ok(Err(quarantined))` when the file is not a decodable
-/// FIT/TCX file (its quarantine record: URL, size, SHA-256 and reason).
+/// FIT/TCX/GPX file (its quarantine record: URL, size, SHA-256 and reason).
 ///
 /// # Errors
-/// [`crate::Error::Location`] for a location that is not a `.fit`/`.tcx` file or cannot be
+/// [`crate::Error::Location`] for a location that is not a `.fit`/`.tcx`/`.gpx` file or cannot be
 /// resolved or read.
 pub async fn inspect_location(location: &str) -> crate::Result<Result<Inspection, Quarantined>> {
     let loc = |message: String| crate::Error::Location {
@@ -26,7 +26,7 @@ pub async fn inspect_location(location: &str) -> crate::Result<Result<Inspection
     let url = crate::store::location_to_url(location)
         .map_err(|e| loc(crate::error::engine_message(&e)))?;
     let Some(format) = ActivityFormat::from_path(url.path()) else {
-        return Err(loc("not a .fit or .tcx file".into()));
+        return Err(loc("not a .fit, .tcx or .gpx file (optionally .gz)".into()));
     };
     let r =
         crate::store::Location::from_url(url).map_err(|e| loc(crate::error::engine_message(&e)))?;
@@ -57,7 +57,7 @@ pub struct TableFields {
 pub struct Inspection {
     /// File URL or path.
     pub file: String,
-    /// `fit` or `tcx`.
+    /// `fit`, `tcx` or `gpx`.
     pub format: String,
     /// Size in bytes.
     pub bytes: u64,

@@ -1,6 +1,6 @@
 //! Canonical Arrow schemas of the tables datamin decodes activity files into.
 //!
-//! Every decoder (FIT, TCX) fills the same four tables, so policies and SQL work the same
+//! Every decoder (FIT, TCX, GPX) fills the same four tables, so policies and SQL work the same
 //! whatever the source format. Timestamps are `Timestamp(Microsecond, "UTC")` (Spark's
 //! `TIMESTAMP`), positions are WGS 84 degrees (`Float64`, converted from FIT semicircles by
 //! `deg = semicircles · 180 / 2³¹`), and every physical quantity carries its unit in the
@@ -8,12 +8,12 @@
 //! without unsigned-type surprises. Columns are nullable unless noted: a value the device did
 //! not record is `NULL`, never a sentinel.
 //!
-//! | table | one row per | FIT source | TCX source |
-//! |---|---|---|---|
-//! | [`records`](records_schema) | sample | `record` messages | `Trackpoint` |
-//! | [`laps`](laps_schema) | lap | `lap` messages | `Lap` |
-//! | [`sessions`](sessions_schema) | session (sport) | `session` messages | `Activity` |
-//! | [`activities`](activities_schema) | file | `file_id`, `device_info`, `user_profile` | `Creator`, `Author` |
+//! | table | one row per | FIT source | TCX source | GPX source ([`crate::format::gpx`]) |
+//! |---|---|---|---|---|
+//! | [`records`](records_schema) | sample | `record` messages | `Trackpoint` | `trkpt` (else `rtept`, else `wpt`) |
+//! | [`laps`](laps_schema) | lap | `lap` messages | `Lap` | none |
+//! | [`sessions`](sessions_schema) | session (sport) | `session` messages | `Activity` | `trk` (or `rte`) |
+//! | [`activities`](activities_schema) | file | `file_id`, `device_info`, `user_profile` | `Creator`, `Author` | `gpx@creator`, `metadata/time` |
 
 use std::fmt;
 use std::str::FromStr;
@@ -209,19 +209,19 @@ static RECORDS: LazyLock<SchemaRef> = LazyLock::new(|| {
 
 /// Schema of `records`: one row per sample.
 ///
-/// | column | type | unit | FIT `record` field | TCX |
-/// |---|---|---|---|---|
-/// | `activity_id` | Utf8, not null | – | SHA-256 of file | same |
-/// | `source_file` | Utf8, not null | – | path | same |
-/// | `timestamp` | Timestamp(µs, UTC) | – | `timestamp` (incl. compressed headers) | `Time` |
-/// | `position_lat`, `position_long` | Float64 | degrees | `position_lat`/`_long` (semicircles) | `Position` |
-/// | `altitude_m` | Float64 | m | `enhanced_altitude`, else `altitude` | `AltitudeMeters` |
-/// | `distance_m` | Float64 | m | `distance` (cumulative) | `DistanceMeters` |
-/// | `speed_m_s` | Float64 | m/s | `enhanced_speed`, else `speed` | `Extensions/TPX/Speed` |
-/// | `heart_rate_bpm` | Int16 | bpm | `heart_rate` | `HeartRateBpm/Value` |
-/// | `cadence_rpm` | Int16 | rpm | `cadence` | `Cadence` or `TPX/RunCadence` |
-/// | `power_w` | Int32 | W | `power` | `TPX/Watts` |
-/// | `temperature_c` | Int16 | °C | `temperature` | – |
+/// | column | type | unit | FIT `record` field | TCX | GPX |
+/// |---|---|---|---|---|---|
+/// | `activity_id` | Utf8, not null | – | SHA-256 of file | same | same |
+/// | `source_file` | Utf8, not null | – | path | same | same |
+/// | `timestamp` | Timestamp(µs, UTC) | – | `timestamp` (incl. compressed headers) | `Time` | `time` |
+/// | `position_lat`, `position_long` | Float64 | degrees | `position_lat`/`_long` (semicircles) | `Position` | `@lat`/`@lon` |
+/// | `altitude_m` | Float64 | m | `enhanced_altitude`, else `altitude` | `AltitudeMeters` | `ele` |
+/// | `distance_m` | Float64 | m | `distance` (cumulative) | `DistanceMeters` | – |
+/// | `speed_m_s` | Float64 | m/s | `enhanced_speed`, else `speed` | `Extensions/TPX/Speed` | `speed` (1.0), TrackPointExtension v2 `speed` |
+/// | `heart_rate_bpm` | Int16 | bpm | `heart_rate` | `HeartRateBpm/Value` | TrackPointExtension `hr` |
+/// | `cadence_rpm` | Int16 | rpm | `cadence` | `Cadence` or `TPX/RunCadence` | TrackPointExtension `cad` |
+/// | `power_w` | Int32 | W | `power` | `TPX/Watts` | `extensions/power`, PowerExtension `PowerInWatts` |
+/// | `temperature_c` | Int16 | °C | `temperature` | – | TrackPointExtension `atemp` |
 pub fn records_schema() -> SchemaRef {
     RECORDS.clone()
 }
@@ -273,8 +273,10 @@ pub fn laps_schema() -> SchemaRef {
     LAPS.clone()
 }
 
-/// Schema of `sessions`: one row per FIT `session` message or TCX `Activity`; the same
-/// columns as [`laps_schema`]. TCX has no session totals: they are summed over its laps.
+/// Schema of `sessions`: one row per FIT `session` message, TCX `Activity` or GPX `trk`; the
+/// same columns as [`laps_schema`]. TCX has no session totals: they are summed over its laps.
+/// GPX has neither totals nor laps: times, positions and the bounding box come from the
+/// points, the other totals are NULL.
 pub fn sessions_schema() -> SchemaRef {
     SESSIONS.clone()
 }
@@ -282,7 +284,7 @@ pub fn sessions_schema() -> SchemaRef {
 static ACTIVITIES: LazyLock<SchemaRef> = LazyLock::new(|| {
     let mut v = id_fields();
     v.extend([
-        Field::new("file_format", DataType::Utf8, false), // "fit" | "tcx"
+        Field::new("file_format", DataType::Utf8, false), // "fit" | "tcx" | "gpx"
         f("file_type", DataType::Utf8),                   // FIT file_id.type (activity, settings…)
         f("manufacturer", DataType::Utf8),                // FIT file_id.manufacturer
         f("product", DataType::Utf8), // FIT file_id.product (name when known) / TCX Creator/Name
@@ -306,7 +308,7 @@ static ACTIVITIES: LazyLock<SchemaRef> = LazyLock::new(|| {
 /// Schema of `activities`: one row per file, with the directly identifying fields a
 /// policy must be able to remove or pseudonymize.
 ///
-/// Columns: `activity_id`, `source_file`, `file_format` (`fit`/`tcx`, not null),
+/// Columns: `activity_id`, `source_file`, `file_format` (`fit`/`tcx`/`gpx`, not null),
 /// `file_type` (FIT `file_id.type`), `manufacturer`, `product`, `serial_number` (Int64;
 /// FIT `file_id.serial_number`, TCX `Creator/UnitId`), `time_created`, `software_version`,
 /// `sport` (first session), `start_time`, `end_time` (first/last record), `record_count`,

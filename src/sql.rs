@@ -62,7 +62,7 @@ impl std::str::FromStr for TableSpec {
     }
 }
 
-/// Registers `spec` in `ctx`: a `ListingTable` of `spec.table` over the FIT and TCX files at
+/// Registers `spec` in `ctx`: a `ListingTable` of `spec.table` over the FIT, TCX and GPX files at
 /// `spec.location` ([`listing_table`], each file decoded by its extension). Undecodable files
 /// are skipped with a warning. Hive-style folders (`subject=a/`) become partition columns
 /// (unless `datafusion.execution.listing_table_factory_infer_partitions` is off).
@@ -143,7 +143,7 @@ pub async fn register_input(
 /// Runs every statement of `script` in order and returns the results of each.
 ///
 /// Besides DataFusion's SQL, datamin understands
-/// `APPLY POLICY '<policy>' TO '<location>'`: it registers `raw.*` over the FIT/TCX files at
+/// `APPLY POLICY '<policy>' TO '<location>'`: it registers `raw.*` over the FIT/TCX/GPX files at
 /// `<location>` and the policy's `minimized.*` views ([`register_input`]). `<policy>` is a
 /// TOML file path, or the TOML text itself when it spans several lines; a bad policy fails
 /// with its location (`file:line:column: key: message`).

@@ -339,6 +339,6 @@ async fn inspect_reads_through_the_one_driver() {
     };
     assert_eq!(
         e.to_string(),
-        "testdata/ATTRIBUTION.md: not a .fit or .tcx file"
+        "testdata/ATTRIBUTION.md: not a .fit, .tcx or .gpx file (optionally .gz)"
     );
 }

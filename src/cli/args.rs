@@ -5,7 +5,7 @@ use clap::{Parser, Subcommand};
 
 use datamin::sql::{OutputFormat, TableSpec};
 
-/// datamin: data minimization for fitness-tracking data (FIT, TCX) on Apache DataFusion.
+/// datamin: data minimization for fitness-tracking data (FIT, TCX, GPX) on Apache DataFusion.
 #[derive(Parser)]
 #[command(version, about, long_about = None, after_help = "Exit codes: 0 ok, 1 some input files quarantined, 2 error.\nDocs: README.md; SQL functions: `datamin functions`.")]
 pub(crate) struct Cli {
@@ -27,7 +27,7 @@ pub(crate) enum LogFormat {
 
 #[derive(Subcommand)]
 pub(crate) enum Command {
-    /// Minimize the FIT/TCX files under INPUT (or the JSON messages of Kafka topics) with
+    /// Minimize the FIT/TCX/GPX files under INPUT (or the JSON messages of Kafka topics) with
     /// POLICY into Parquet under OUTPUT, in micro-batches with a checkpoint (Spark
     /// Structured Streaming semantics).
     #[command(after_help = "\
@@ -138,7 +138,7 @@ effect from the next batch, an invalid one is reported and the last valid policy
         #[arg(short, long)]
         policy: String,
     },
-    /// Show what a FIT or TCX file contains.
+    /// Show what a FIT, TCX or GPX file contains.
     Inspect {
         /// Local path or URL of the file.
         file: String,

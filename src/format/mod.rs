@@ -1,13 +1,22 @@
 //! Activity file formats: bytes of one file → canonical rows and Arrow batches.
 //!
-//! [`decode`] dispatches on [`ActivityFormat`]; [`fit`] and [`tcx`] fill the same
+//! [`decode`] dispatches on [`ActivityFormat`]; [`fit`], [`tcx`] and [`gpx`] fill the same
 //! [`Activity`] rows, which [`Activity::to_batches`] turns into the tables of
 //! [`crate::schema`].
 //!
+//! **Gzip** is transparent: bytes that start with the gzip magic (`1f 8b`, RFC 1952) are
+//! decompressed first, whatever the file is called, and decoded as the inner format
+//! (`x.fit.gz` is FIT: [`ActivityFormat::from_path`] looks through a `.gz` suffix). The
+//! decompressed size is bounded ([`MAX_DECOMPRESSED_BYTES`], [`MAX_COMPRESSION_RATIO`]): a
+//! gzip bomb, like a corrupt or truncated stream, is a [`DecodeError::Gzip`] (the file is
+//! quarantined), never an out-of-memory. The [`activity_id`] is computed over the
+//! decompressed bytes, so an activity has the same id gzipped or not; a quarantine record's
+//! `sha256` is over the bytes as stored.
+//!
 //! [`read_activity`] is the one decode driver: it fetches a file from an object store,
 //! decodes it on a blocking thread with the panic guard of [`decode`], and returns either the
-//! activity or the quarantine record. [`datasource`] makes FIT and TCX DataFusion
-//! `FileFormat`s (`CREATE EXTERNAL TABLE … STORED AS FIT|TCX`, [`listing_table`]).
+//! activity or the quarantine record. [`datasource`] makes FIT, TCX and GPX DataFusion
+//! `FileFormat`s (`CREATE EXTERNAL TABLE … STORED AS FIT|TCX|GPX`, [`listing_table`]).
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -16,6 +25,7 @@ pub mod datasource;
 pub mod fit;
 pub use fit::fit_crc;
 pub mod from_arrow;
+pub mod gpx;
 mod read;
 mod rows;
 pub mod tcx;
@@ -32,35 +42,50 @@ pub enum ActivityFormat {
     Fit,
     /// Garmin Training Center XML v2 (`.tcx`).
     Tcx,
+    /// GPS Exchange Format 1.0 or 1.1 (`.gpx`), see [`gpx`].
+    Gpx,
 }
 
 impl ActivityFormat {
-    /// The format of `path`, from its extension (case-insensitive); `None` if neither.
+    /// Every format, in the order of their names' listing (`fit`, `tcx`, `gpx`).
+    pub const ALL: [Self; 3] = [Self::Fit, Self::Tcx, Self::Gpx];
+
+    /// The format of `path`, from its extension (case-insensitive), looking through one
+    /// `.gz` suffix (`a.fit.gz` is FIT); `None` if none of `.fit`, `.tcx`, `.gpx`.
     pub fn from_path(path: &str) -> Option<Self> {
-        let ext = path.rsplit_once('.')?.1;
-        if ext.eq_ignore_ascii_case("fit") {
-            Some(Self::Fit)
-        } else if ext.eq_ignore_ascii_case("tcx") {
-            Some(Self::Tcx)
+        let (stem, ext) = path.rsplit_once('.')?;
+        let ext = if ext.eq_ignore_ascii_case("gz") {
+            stem.rsplit_once('.')?.1
         } else {
-            None
-        }
+            ext
+        };
+        Self::ALL
+            .into_iter()
+            .find(|f| ext.eq_ignore_ascii_case(f.name()))
     }
 
-    /// Parses a `STORED AS` name (`FIT`, `TCX`, case-insensitive).
+    /// Parses a `STORED AS` name (`FIT`, `TCX`, `GPX`, case-insensitive).
     pub fn from_name(name: &str) -> Option<Self> {
-        match name.to_ascii_lowercase().as_str() {
-            "fit" => Some(Self::Fit),
-            "tcx" => Some(Self::Tcx),
-            _ => None,
-        }
+        Self::ALL
+            .into_iter()
+            .find(|f| name.eq_ignore_ascii_case(f.name()))
     }
 
-    /// Lowercase name: `fit` or `tcx`.
+    /// Lowercase name: `fit`, `tcx` or `gpx` (the `STORED AS` name and the file extension).
     pub fn name(self) -> &'static str {
         match self {
             Self::Fit => "fit",
             Self::Tcx => "tcx",
+            Self::Gpx => "gpx",
+        }
+    }
+
+    /// The decoder of the format.
+    pub(crate) fn decoder(self) -> Decoder {
+        match self {
+            Self::Fit => fit::decode_into,
+            Self::Tcx => tcx::decode_into,
+            Self::Gpx => gpx::decode_into,
         }
     }
 }
@@ -80,7 +105,7 @@ pub enum DecodeError {
     /// The decoder panicked on this input (a decoder bug; the file is quarantined).
     #[error("{format} decoder failed on this file: {message}")]
     Panic {
-        /// `fit` or `tcx`.
+        /// `fit`, `tcx` or `gpx`.
         format: &'static str,
         /// The panic message.
         message: String,
@@ -93,32 +118,110 @@ pub enum DecodeError {
         /// What was wrong.
         reason: String,
     },
+    /// The GPX document is malformed.
+    #[error("malformed GPX document at byte {offset}: {reason}")]
+    Gpx {
+        /// Byte offset (in the decompressed document) where the parser stopped.
+        offset: usize,
+        /// What was wrong.
+        reason: String,
+    },
+    /// The file starts with the gzip magic but cannot be decompressed: a corrupt or
+    /// truncated stream, or more than the decompressed-size limit (a gzip bomb).
+    #[error("corrupt gzip file: {reason}")]
+    Gzip {
+        /// What was wrong.
+        reason: String,
+    },
+}
+
+/// The most bytes one gzipped file may decompress to: 256 MiB. A day-long 1 Hz TCX, the
+/// largest real activity file type, is about 40 MB; more is refused as a likely gzip bomb.
+pub const MAX_DECOMPRESSED_BYTES: u64 = 256 << 20;
+
+/// The most a gzipped file may expand relative to its compressed size: ×200 (activity XML
+/// compresses about 10–30×, FIT 2–5×), above the floor [`MIN_DECOMPRESSED_LIMIT`]. Bounds the
+/// memory of a batch of many small gzipped files, each far below [`MAX_DECOMPRESSED_BYTES`].
+pub const MAX_COMPRESSION_RATIO: u64 = 200;
+
+/// A gzipped file may always decompress to 16 MiB, whatever its compressed size.
+pub const MIN_DECOMPRESSED_LIMIT: u64 = 16 << 20;
+
+/// The gzip magic bytes (RFC 1952, ID1 ID2).
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+
+/// Whether `bytes` start with the gzip magic (`1f 8b`).
+pub fn is_gzip(bytes: &[u8]) -> bool {
+    bytes.starts_with(&GZIP_MAGIC)
+}
+
+/// The decompressed-size limit for `compressed` bytes of gzip:
+/// `min(MAX_DECOMPRESSED_BYTES, max(MIN_DECOMPRESSED_LIMIT, MAX_COMPRESSION_RATIO × len))`.
+pub fn decompressed_limit(compressed: usize) -> u64 {
+    (compressed as u64)
+        .saturating_mul(MAX_COMPRESSION_RATIO)
+        .clamp(MIN_DECOMPRESSED_LIMIT, MAX_DECOMPRESSED_BYTES)
+}
+
+/// The bytes of a file with gzip undone: `bytes` itself when they do not start with the
+/// gzip magic, else the decompressed content of every gzip member (as `gzip -d` does with
+/// concatenated members). Only one layer is undone.
+///
+/// # Errors
+/// [`DecodeError::Gzip`] for a corrupt or truncated stream (bad header, bad deflate data,
+/// CRC or length mismatch, unexpected end) or when the content exceeds
+/// [`decompressed_limit`].
+pub fn gunzip(bytes: &[u8]) -> Result<std::borrow::Cow<'_, [u8]>, DecodeError> {
+    use std::io::Read as _;
+    if !is_gzip(bytes) {
+        return Ok(std::borrow::Cow::Borrowed(bytes));
+    }
+    let limit = decompressed_limit(bytes.len());
+    let mut out = Vec::with_capacity(bytes.len().saturating_mul(8).min(limit as usize));
+    flate2::read::MultiGzDecoder::new(bytes)
+        .take(limit + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| DecodeError::Gzip {
+            reason: match e.kind() {
+                std::io::ErrorKind::UnexpectedEof => {
+                    format!("unexpected end of the gzip stream (truncated file?): {e}")
+                }
+                _ => e.to_string(),
+            },
+        })?;
+    if out.len() as u64 > limit {
+        return Err(DecodeError::Gzip {
+            reason: format!(
+                "decompresses to more than {limit} bytes (the limit for {} compressed bytes): refused as a likely gzip bomb",
+                bytes.len()
+            ),
+        });
+    }
+    Ok(std::borrow::Cow::Owned(out))
 }
 
 /// Stable activity id: lowercase hex of the first 16 bytes of SHA-256 over the file's bytes
-/// (independent of name and location; the same bytes always give the same id).
+/// (independent of name and location; the same bytes always give the same id). [`decode`]
+/// passes the decompressed bytes of a gzipped file: `a.fit` and `a.fit.gz` have one id.
 pub fn activity_id(bytes: &[u8]) -> String {
     hex::encode(&Sha256::digest(bytes)[..16])
 }
 
-/// Decodes one file. `source_file` is recorded in the `source_file` column.
+/// Decodes one file, gzipped or not (see the module docs). `source_file` is recorded in the
+/// `source_file` column.
 ///
 /// A panic inside the decoder (a decoder bug) is caught and returned as
 /// [`DecodeError::Panic`], so that one bad file is quarantined instead of aborting the run.
 ///
 /// # Errors
-/// [`DecodeError`] when the bytes are not a readable FIT/TCX file. A FIT CRC mismatch is not
-/// an error: it is listed in [`Activity::warnings`].
+/// [`DecodeError`] when the bytes are not a readable FIT/TCX/GPX file (or not readable gzip).
+/// A FIT CRC mismatch is not an error: it is listed in [`Activity::warnings`].
 pub fn decode(
     format: ActivityFormat,
     source_file: &str,
     bytes: &[u8],
 ) -> Result<Activity, DecodeError> {
-    let decoder: Decoder = match format {
-        ActivityFormat::Fit => fit::decode_into,
-        ActivityFormat::Tcx => tcx::decode_into,
-    };
-    decode_with(format, source_file, bytes, decoder)
+    decode_with(format, source_file, bytes, format.decoder())
 }
 
 /// A decoder: fills an [`Activity`] from the bytes of one file.
@@ -131,6 +234,8 @@ pub(crate) fn decode_with(
     bytes: &[u8],
     decoder: Decoder,
 ) -> Result<Activity, DecodeError> {
+    let bytes = gunzip(bytes)?;
+    let bytes = bytes.as_ref();
     let mut a = Activity {
         activity_id: activity_id(bytes),
         source_file: source_file.to_string(),

@@ -1,7 +1,7 @@
 //! The one decode driver: fetch a file, decode it on a blocking thread inside the panic
 //! guard, and return the activity or the file's quarantine record.
 //!
-//! Used by the `STORED AS FIT|TCX` scan ([`super::datasource`]), by `datamin run`
+//! Used by the `STORED AS FIT|TCX|GPX` scan ([`super::datasource`]), by `datamin run`
 //! ([`crate::runner`]) and by `datamin inspect` ([`crate::inspect`]), so a file is read and
 //! judged the same way everywhere.
 
@@ -20,7 +20,7 @@ use super::{Activity, ActivityFormat, Decoder, decode_with, panic_message};
 pub struct Decoded {
     /// What the file contains; `source_file` is the URL the file was read from.
     pub activity: Activity,
-    /// Size of the file in bytes.
+    /// Size of the file in bytes (as stored: compressed for a gzipped file).
     pub size: u64,
 }
 
@@ -30,9 +30,9 @@ pub struct Decoded {
 pub struct Quarantined {
     /// The file's URL (`file:///…/a.fit`, `s3://bucket/key.fit`).
     pub file: String,
-    /// Size in bytes.
+    /// Size in bytes (as stored: compressed for a gzipped file).
     pub size: u64,
-    /// Lowercase hex SHA-256 of the file's bytes (64 characters).
+    /// Lowercase hex SHA-256 of the file's bytes as stored (64 characters).
     pub sha256: String,
     /// Why it could not be decoded (a [`super::DecodeError`], or the message of a panic).
     pub reason: String,
@@ -45,8 +45,12 @@ pub struct Quarantined {
 /// panic in the decoder (a decoder bug) does not escape: the file is quarantined with the
 /// panic message as the reason.
 ///
+/// A gzipped file (gzip magic `1f 8b`, whatever its name) is decompressed first, within the
+/// limits of [`super::gunzip`]; `size` and the quarantine record's `sha256` are of the bytes
+/// as stored, the activity id of the decompressed bytes.
+///
 /// Returns `Ok(Ok(decoded))`, or `Ok(Err(quarantined))` when the bytes are not a decodable
-/// FIT/TCX file.
+/// FIT/TCX/GPX file (or corrupt gzip, or a gzip bomb).
 ///
 /// # Errors
 /// The outer error is for what is not the file's fault and must stop the caller (fail
@@ -58,11 +62,7 @@ pub async fn read_activity(
     url: &str,
     format: ActivityFormat,
 ) -> Result<std::result::Result<Decoded, Quarantined>> {
-    let decoder: Decoder = match format {
-        ActivityFormat::Fit => super::fit::decode_into,
-        ActivityFormat::Tcx => super::tcx::decode_into,
-    };
-    read_with(store, location, url, format, decoder).await
+    read_with(store, location, url, format, format.decoder()).await
 }
 
 /// [`read_activity`] with the given decoder (tests inject a panicking one).

@@ -13,7 +13,7 @@ use datafusion::arrow::error::ArrowError;
 
 use crate::schema::Table;
 
-/// One sample (FIT `record`, TCX `Trackpoint`). Units as in [`crate::schema::records_schema`].
+/// One sample (FIT `record`, TCX `Trackpoint`, GPX `trkpt`). Units as in [`crate::schema::records_schema`].
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RecordRow {
     /// Microseconds since the Unix epoch, UTC.
@@ -125,7 +125,7 @@ pub struct Activity {
     pub activity_id: String,
     /// Location of the file.
     pub source_file: String,
-    /// `fit` or `tcx`.
+    /// `fit`, `tcx` or `gpx`.
     pub file_format: &'static str,
     /// Samples in file order.
     pub records: Vec<RecordRow>,

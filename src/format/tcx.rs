@@ -188,9 +188,9 @@ fn sum(it: impl Iterator<Item = Option<f64>>) -> Option<f64> {
     any.then_some(total)
 }
 
-/// Fills the values TCX does not state for a lap/session from its trackpoints: end time,
-/// start/end position, elapsed time and (for sessions) the bounding box.
-fn finish_from_points(s: &mut SummaryRow, pts: &[RecordRow], bbox: bool) {
+/// Fills the values TCX (or GPX) does not state for a lap/session from its points: end time,
+/// start time when unset, start/end position, elapsed time and (with `bbox`) the bounding box.
+pub(super) fn finish_from_points(s: &mut SummaryRow, pts: &[RecordRow], bbox: bool) {
     let first_pos = pts
         .iter()
         .find(|p| p.position_lat.is_some() && p.position_long.is_some());
@@ -225,11 +225,11 @@ fn finish_from_points(s: &mut SummaryRow, pts: &[RecordRow], bbox: bool) {
     }
 }
 
-fn f64_of(s: &str) -> Option<f64> {
+pub(super) fn f64_of(s: &str) -> Option<f64> {
     s.parse::<f64>().ok().filter(|v| v.is_finite())
 }
 
-fn int_of<T: TryFrom<i64>>(s: &str) -> Option<T> {
+pub(super) fn int_of<T: TryFrom<i64>>(s: &str) -> Option<T> {
     f64_of(s).and_then(|v| T::try_from(v.round() as i64).ok())
 }
 

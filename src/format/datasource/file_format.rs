@@ -1,4 +1,4 @@
-//! [`ActivityFileFormat`], the FIT/TCX [`FileFormat`], and its [`FileFormatFactory`].
+//! [`ActivityFileFormat`], the FIT/TCX/GPX [`FileFormat`], and its [`FileFormatFactory`].
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -19,7 +19,7 @@ use super::source::ActivitySource;
 use super::{ActivityOptions, extension_glob};
 use crate::format::ActivityFormat;
 
-/// Creates [`ActivityFileFormat`]s for `STORED AS FIT` or `STORED AS TCX` (register one per
+/// Creates [`ActivityFileFormat`]s for `STORED AS FIT`, `TCX` or `GPX` (register one per
 /// format in the session, see [`crate::context::session_context`]).
 #[derive(Debug, Clone, Copy)]
 pub struct ActivityFormatFactory {
@@ -56,17 +56,18 @@ impl FileFormatFactory for ActivityFormatFactory {
 }
 
 impl GetExt for ActivityFormatFactory {
-    /// `fit` or `tcx`: the name after `STORED AS` (any case) and the file extension.
+    /// `fit`, `tcx` or `gpx`: the name after `STORED AS` (any case) and the file extension.
     fn get_ext(&self) -> String {
         self.format.name().to_string()
     }
 }
 
-/// FIT or TCX files as a DataFusion [`FileFormat`]: every file gives the rows of one
+/// FIT, TCX or GPX files as a DataFusion [`FileFormat`]: every file gives the rows of one
 /// canonical table ([`ActivityOptions::table`]), with the canonical schema.
 ///
-/// `format`: `Some` decodes every file as that format; `None` decodes `.fit` files as FIT and
-/// `.tcx` files as TCX (case-insensitive) and ignores other files (mixed folders).
+/// `format`: `Some` decodes every file as that format; `None` decodes `.fit` files as FIT,
+/// `.tcx` files as TCX and `.gpx` files as GPX (case-insensitive, also with `.gz`) and
+/// ignores other files (mixed folders). Gzipped files are decompressed by the decoder.
 #[derive(Debug, Clone, Copy)]
 pub struct ActivityFileFormat {
     format: Option<ActivityFormat>,
@@ -74,13 +75,13 @@ pub struct ActivityFileFormat {
 }
 
 impl ActivityFileFormat {
-    /// A format reading `format` files (`None`: FIT and TCX by extension) into the table of
+    /// A format reading `format` files (`None`: FIT, TCX and GPX by extension) into the table of
     /// `options`.
     pub fn new(format: Option<ActivityFormat>, options: ActivityOptions) -> Self {
         Self { format, options }
     }
 
-    /// The file format, `None` for FIT and TCX by extension.
+    /// The file format, `None` for FIT, TCX and GPX by extension.
     pub fn format(&self) -> Option<ActivityFormat> {
         self.format
     }
@@ -93,16 +94,17 @@ impl ActivityFileFormat {
 
 #[async_trait]
 impl FileFormat for ActivityFileFormat {
-    /// `fit`, `tcx`, or `activity` for both.
+    /// `fit`, `tcx`, `gpx`, or `activity` for all of them.
     fn get_ext(&self) -> String {
         self.format.map_or("activity", ActivityFormat::name).into()
     }
 
-    /// Activity files are never compressed as a whole. This and
-    /// [`FileFormat::compression_type`] returning `Some` are only there because
-    /// `ListingTableFactory` builds the file-name glob of a local folder as
+    /// DataFusion's compression is not used: the decoder undoes gzip itself (recognized by
+    /// its magic bytes). This and [`FileFormat::compression_type`] returning `Some` are only
+    /// there because `ListingTableFactory` builds the file-name glob of a local folder as
     /// `*.<get_ext_with_compression>` then: the extension in any case (`*.[fF][iI][tT]`),
-    /// instead of `*.fit`.
+    /// instead of `*.fit`, which [`super::ActivityListingFactory`] widens to the gzipped
+    /// files too.
     fn get_ext_with_compression(
         &self,
         _file_compression_type: &FileCompressionType,

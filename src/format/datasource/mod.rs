@@ -1,4 +1,4 @@
-//! FIT and TCX as DataFusion file formats, laid out like `datafusion-datasource-csv`:
+//! FIT, TCX and GPX as DataFusion file formats, laid out like `datafusion-datasource-csv`:
 //! [`ActivityFileFormat`] / [`ActivityFormatFactory`] (the `FileFormat`), [`ActivitySource`]
 //! (the `FileSource`) and [`ActivityOpener`] (the `FileOpener`, which decodes one file with
 //! [`super::read_activity`]).
@@ -9,7 +9,7 @@
 //! SELECT subject, count(*), avg(heart_rate_bpm) FROM r GROUP BY subject;
 //! ```
 //!
-//! `CREATE EXTERNAL TABLE … STORED AS FIT|TCX` goes through DataFusion's
+//! `CREATE EXTERNAL TABLE … STORED AS FIT|TCX|GPX` goes through DataFusion's
 //! `ListingTableFactory` (wrapped by [`ActivityListingFactory`]), so the tables are
 //! `ListingTable`s: Hive-style folders (`…/subject=alice/…`) become partition columns (with
 //! `datafusion.execution.listing_table_factory_infer_partitions`, the default, or
@@ -24,14 +24,17 @@
 //! and a warning is logged). The schema is fixed: the canonical schema of the table, plus the
 //! partition columns.
 //!
-//! Which files a folder location reads: those whose name ends in `.fit` (`STORED AS FIT`) or
-//! `.tcx` (`STORED AS TCX`), in any case (`.FIT` too), on every object store. A location
-//! naming one object reads that object whatever its name.
+//! Which files a folder location reads: those whose name ends in `.fit` (`STORED AS FIT`),
+//! `.tcx` (`STORED AS TCX`) or `.gpx` (`STORED AS GPX`), in any case (`.FIT` too), or in that
+//! followed by `.gz` (gzipped: decompressed transparently, see [`crate::format`]), on every
+//! object store. A location naming one object reads that object whatever its name (gzipped
+//! or not: gzip is recognized by its magic bytes).
 //!
 //! **Mixed folders** ([`listing_table`] with `format = None`, used for `datamin sql -t` and
-//! the `raw.*` tables): one `ListingTable` whose format dispatches per file on the extension:
-//! `.fit` files are decoded as FIT, `.tcx` files as TCX, other files are ignored. One table
-//! (not a union of two) keeps one scan, one set of partitions and one `LIMIT`.
+//! the `raw.*` tables): one `ListingTable` whose format dispatches per file on the extension
+//! ([`ActivityFormat::from_path`]): `.fit` files are decoded as FIT, `.tcx` files as TCX,
+//! `.gpx` files as GPX (each also `.gz`), other files are ignored. One table (not a union)
+//! keeps one scan, one set of partitions and one `LIMIT`.
 //!
 //! Statistics: none (`Absent`); row counts would need a decode.
 
@@ -71,7 +74,7 @@ pub enum OnError {
     Skip,
 }
 
-/// The options of a `STORED AS FIT|TCX` table: plain data (serializable, no callbacks), so a
+/// The options of a `STORED AS FIT|TCX|GPX` table: plain data (serializable, no callbacks), so a
 /// plan that scans activity files can be sent to other processes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ActivityOptions {
@@ -132,27 +135,43 @@ impl ActivityOptions {
     }
 }
 
-/// The glob (without `*.`) of the file names a folder location reads: `.fit`, `.tcx` or, for
-/// `None`, both, in any case. Glob classes cannot express "fit or tcx" exactly, so `None`
-/// also matches e.g. `.fix`; the opener ignores such files.
+/// The glob (without `*.`) of the extension a folder location reads: `.fit`, `.tcx`, `.gpx`
+/// or, for `None`, any of them, in any case. Glob classes cannot express "fit, tcx or gpx"
+/// exactly, so `None` also matches e.g. `.fix`; the opener ignores such files.
 pub(crate) fn extension_glob(format: Option<ActivityFormat>) -> &'static str {
     match format {
         Some(ActivityFormat::Fit) => "[fF][iI][tT]",
         Some(ActivityFormat::Tcx) => "[tT][cC][xX]",
-        None => "[fFtT][iIcC][tTxX]",
+        Some(ActivityFormat::Gpx) => "[gG][pP][xX]",
+        None => "[fFtTgG][iIcCpP][tTxX]",
     }
 }
 
-/// `url` restricted to the activity files of `format` when it is a folder without a glob of
-/// its own (a single object or a user's glob are kept).
-fn with_extension_glob(
+/// The globs of the file names a folder location reads: `*.<ext>` and, gzipped,
+/// `*.<ext>.gz` (a glob has no alternation, so a folder is listed with both, as two table
+/// paths).
+fn extension_globs(format: Option<ActivityFormat>) -> [String; 2] {
+    let ext = extension_glob(format);
+    [format!("*.{ext}"), format!("*.{ext}.[gG][zZ]")]
+}
+
+/// `url` as the table paths of the activity files of `format`: a folder without a glob of
+/// its own (or with the glob `ListingTableFactory` gives local folders, `*.<extension_glob>`)
+/// becomes two paths, one per glob of [`extension_globs`]; a single object or a user's glob
+/// is kept as it is.
+fn with_extension_globs(
     url: ListingTableUrl,
     format: Option<ActivityFormat>,
-) -> Result<ListingTableUrl> {
-    if url.is_collection() && url.get_glob().is_none() {
-        url.with_glob(&format!("*.{}", extension_glob(format)))
+) -> Result<Vec<ListingTableUrl>> {
+    let [plain, gzipped] = extension_globs(format);
+    let ours = url.get_glob().as_ref().is_none_or(|g| g.as_str() == plain);
+    if url.is_collection() && ours {
+        Ok(vec![
+            url.clone().with_glob(&plain)?,
+            url.with_glob(&gzipped)?,
+        ])
     } else {
-        Ok(url)
+        Ok(vec![url])
     }
 }
 
@@ -165,8 +184,8 @@ fn partition_type() -> DataType {
 /// relative or absolute, or a URL; a folder or one file).
 ///
 /// `format`: `Some` reads every file of the location as that format (folders: the files with
-/// its extension); `None` reads FIT and TCX files below one location, each with its decoder
-/// by extension, and ignores other files. With `infer_partitions`, Hive-style folders
+/// its extension, gzipped or not); `None` reads FIT, TCX and GPX files below one location,
+/// each with its decoder by extension, and ignores other files. With `infer_partitions`, Hive-style folders
 /// (`…/subject=a/…`) become partition columns (`Dictionary(UInt16, Utf8)`) after the
 /// canonical columns; without, the schema is exactly [`Table::schema`].
 ///
@@ -180,18 +199,18 @@ pub async fn listing_table(
     options: ActivityOptions,
     infer_partitions: bool,
 ) -> Result<Arc<dyn TableProvider>> {
-    let url = with_extension_glob(
+    let urls = with_extension_globs(
         crate::store::Location::parse(location)?.listing_url()?,
         format,
     )?;
     let file_format = Arc::new(ActivityFileFormat::new(format, options));
     let mut listing = ListingOptions::new(file_format).with_file_extension("");
     if infer_partitions {
-        let cols = listing.infer_partitions(state, &url).await?;
+        let cols = listing.infer_partitions(state, &urls[0]).await?;
         listing = listing
             .with_table_partition_cols(cols.into_iter().map(|c| (c, partition_type())).collect());
     }
-    let config = ListingTableConfig::new(url)
+    let config = ListingTableConfig::new_with_multi_paths(urls)
         .with_listing_options(listing)
         .with_schema(options.table.schema());
     let table = ListingTable::try_new(config)?
@@ -201,18 +220,19 @@ pub async fn listing_table(
 
 /// The `TableProviderFactory` of `STORED AS FIT` and `STORED AS TCX`: DataFusion's
 /// `ListingTableFactory` (with the format factories registered in the session, see
-/// [`crate::context::session_context`]), plus two things it does not do:
+/// [`crate::context::session_context`]), plus three things it does not do:
 ///
 /// - a column list is an error (the schema is fixed);
 /// - object-store folders (`s3://bucket/prefix/`) read only the files of the format, as
-///   local folders do (`ListingTableFactory` filters local folders only).
+///   local folders do (`ListingTableFactory` filters local folders only);
+/// - folders read the gzipped files of the format too (`*.fit.gz`).
 #[derive(Debug, Default)]
 pub struct ActivityListingFactory {
     inner: ListingTableFactory,
 }
 
 impl ActivityListingFactory {
-    /// The factory (one serves both formats: `cmd.file_type` says which).
+    /// The factory (one serves every format: `cmd.file_type` says which).
     pub fn new() -> Self {
         Self::default()
     }
@@ -238,18 +258,15 @@ impl TableProviderFactory for ActivityListingFactory {
         let Some(format) = table.options().format.downcast_ref::<ActivityFileFormat>() else {
             return Ok(provider);
         };
-        if !table
-            .table_paths()
-            .iter()
-            .any(|p| p.is_collection() && p.get_glob().is_none())
-        {
-            return Ok(provider);
-        }
         let paths = table
             .table_paths()
             .iter()
-            .map(|p| with_extension_glob(p.clone(), format.format()))
+            .map(|p| with_extension_globs(p.clone(), format.format()))
             .collect::<Result<Vec<_>>>()?;
+        if paths.iter().all(|p| p.len() == 1) {
+            return Ok(provider);
+        }
+        let paths: Vec<ListingTableUrl> = paths.into_iter().flatten().collect();
         let config = ListingTableConfig::new_with_multi_paths(paths)
             .with_listing_options(table.options().clone())
             .with_schema(format.options().table.schema());
@@ -320,22 +337,43 @@ mod tests {
     }
 
     #[test]
-    fn folders_read_their_format_in_any_case() {
-        let dir = |f| with_extension_glob(ListingTableUrl::parse("s3://b/d/").unwrap(), f).unwrap();
-        let m = |u: &ListingTableUrl, name: &str| {
-            u.contains(&datafusion::object_store::path::Path::from(name), false)
+    fn folders_read_their_format_in_any_case_gzipped_or_not() {
+        let dir =
+            |f| with_extension_globs(ListingTableUrl::parse("s3://b/d/").unwrap(), f).unwrap();
+        let m = |us: &[ListingTableUrl], name: &str| {
+            let p = datafusion::object_store::path::Path::from(name);
+            us.iter().filter(|u| u.contains(&p, false)).count() == 1
         };
-        let (fit, tcx, both) = (
+        let (fit, tcx, gpx, all) = (
             dir(Some(ActivityFormat::Fit)),
             dir(Some(ActivityFormat::Tcx)),
+            dir(Some(ActivityFormat::Gpx)),
             dir(None),
         );
-        assert!(m(&fit, "d/subject=a/x/b.FIT") && m(&fit, "d/a.fit"));
-        assert!(!m(&fit, "d/b.tcx") && !m(&fit, "d/b.fit.json"));
-        assert!(m(&tcx, "d/b.Tcx") && !m(&tcx, "d/b.fit"));
-        assert!(m(&both, "d/x.fit") && m(&both, "d/y.TCX") && !m(&both, "d/z.json"));
+        assert!(m(&fit, "d/subject=a/x/b.FIT") && m(&fit, "d/a.fit") && m(&fit, "d/a.fit.GZ"));
+        assert!(!m(&fit, "d/b.tcx") && !m(&fit, "d/b.fit.json") && !m(&fit, "d/b.gz"));
+        assert!(m(&tcx, "d/b.Tcx") && m(&tcx, "d/b.tcx.gz") && !m(&tcx, "d/b.fit"));
+        assert!(m(&gpx, "d/b.GPX") && m(&gpx, "d/b.gpx.gz") && !m(&gpx, "d/b.tcx"));
+        assert!(m(&all, "d/x.fit") && m(&all, "d/y.TCX") && m(&all, "d/z.gpx.gz"));
+        assert!(!m(&all, "d/z.json") && !m(&all, "d/z.txt.gz"));
         // one object, or a glob of the user's own: unchanged
         let one = ListingTableUrl::parse("s3://b/d/x.dat").unwrap();
-        assert_eq!(with_extension_glob(one.clone(), None).unwrap(), one);
+        assert_eq!(with_extension_globs(one.clone(), None).unwrap(), [one]);
+        let own = ListingTableUrl::parse("s3://b/d/*.fit").unwrap();
+        assert_eq!(
+            with_extension_globs(own.clone(), Some(ActivityFormat::Fit)).unwrap(),
+            [own]
+        );
+        // the glob ListingTableFactory gives a local folder is datamin's own: widened
+        let local = ListingTableUrl::parse("file:///d/")
+            .unwrap()
+            .with_glob("*.[fF][iI][tT]")
+            .unwrap();
+        assert_eq!(
+            with_extension_globs(local, Some(ActivityFormat::Fit))
+                .unwrap()
+                .len(),
+            2
+        );
     }
 }

@@ -1,4 +1,4 @@
-//! [`ActivityOpener`], the FIT/TCX [`FileOpener`]: one file → the batches of one table.
+//! [`ActivityOpener`], the FIT/TCX/GPX [`FileOpener`]: one file → the batches of one table.
 
 use std::sync::Arc;
 
@@ -19,7 +19,8 @@ use crate::format::{ActivityFormat, read_activity};
 ///
 /// An undecodable file fails the scan with an error naming it (`on_error = fail`) or gives no
 /// rows and a `tracing` warning (`skip`). A file that cannot be fetched always fails. With
-/// no fixed format, a file whose extension is neither `.fit` nor `.tcx` gives no rows.
+/// no fixed format, a file whose extension is none of `.fit`, `.tcx`, `.gpx` (each also with
+/// `.gz`) gives no rows.
 #[derive(Debug, Clone)]
 pub struct ActivityOpener {
     store: Arc<dyn ObjectStore>,
@@ -80,7 +81,7 @@ impl FileOpener for ActivityOpener {
                 None => match ActivityFormat::from_path(location.as_ref()) {
                     Some(f) => f,
                     None => {
-                        tracing::debug!(file = %url, "not a .fit or .tcx file: ignored");
+                        tracing::debug!(file = %url, "not a .fit, .tcx or .gpx file: ignored");
                         return Ok(futures::stream::empty().boxed());
                     }
                 },

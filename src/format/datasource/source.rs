@@ -1,4 +1,4 @@
-//! [`ActivitySource`], the FIT/TCX [`FileSource`].
+//! [`ActivitySource`], the FIT/TCX/GPX [`FileSource`].
 
 use std::fmt;
 use std::sync::Arc;
@@ -18,7 +18,7 @@ use super::ActivityOptions;
 use super::opener::ActivityOpener;
 use crate::format::ActivityFormat;
 
-/// Scans FIT/TCX files: holds the table schema (canonical columns + partition columns), the
+/// Scans FIT/TCX/GPX files: holds the table schema (canonical columns + partition columns), the
 /// pushed-down projection and the [`ActivityOptions`]; makes an [`ActivityOpener`] per
 /// partition.
 ///
@@ -37,7 +37,7 @@ pub struct ActivitySource {
 
 impl ActivitySource {
     /// A source over `table_schema` (the canonical schema of `options.table` plus partition
-    /// columns) reading `format` files (`None`: FIT and TCX by extension).
+    /// columns) reading `format` files (`None`: FIT, TCX and GPX by extension).
     pub fn new(
         table_schema: TableSchema,
         format: Option<ActivityFormat>,
@@ -53,7 +53,7 @@ impl ActivitySource {
         }
     }
 
-    /// The file format, `None` for FIT and TCX by extension.
+    /// The file format, `None` for FIT, TCX and GPX by extension.
     pub fn format(&self) -> Option<ActivityFormat> {
         self.format
     }
