@@ -8,6 +8,7 @@
 //! | `datamin_last_committed_batch` | gauge | | id of the last committed batch |
 //! | `datamin_files_total` | counter | `result` = `decoded`, `quarantined` | input files taken |
 //! | `datamin_files_waiting` | gauge | | new files seen at the last trigger but left for later batches |
+//! | `datamin_files_skipped` | gauge | | objects under the input that are not activity files (not `.fit`/`.tcx`/`.gpx`, optionally `.gz`), never read |
 //! | `datamin_messages_total` | counter | `result` (`decoded`, `rejected`) | Kafka messages taken |
 //! | `datamin_input_bytes_total` | counter | | bytes read from the input |
 //! | `datamin_rows_in_total` | counter | `table` | rows decoded |
@@ -39,6 +40,7 @@ pub struct Metrics {
     pub(crate) last_batch: Gauge,
     pub(crate) files: Family<Labels, Counter>,
     pub(crate) files_waiting: Gauge,
+    pub(crate) files_skipped: Gauge,
     pub(crate) messages: Family<Labels, Counter>,
     pub(crate) input_bytes: Counter,
     pub(crate) rows_in: Family<Labels, Counter>,
@@ -87,6 +89,12 @@ impl Metrics {
             "New input files seen at the last trigger but left for later batches",
             files_waiting.clone(),
         );
+        let files_skipped = Gauge::default();
+        r.register(
+            "files_skipped",
+            "Objects under the input that are not activity files (.fit, .tcx, .gpx, optionally .gz), never read",
+            files_skipped.clone(),
+        );
         let messages = Family::<Labels, Counter>::default();
         r.register(
             "messages",
@@ -134,6 +142,7 @@ impl Metrics {
             last_batch,
             files,
             files_waiting,
+            files_skipped,
             messages,
             input_bytes,
             rows_in,

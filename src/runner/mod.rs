@@ -246,6 +246,7 @@ pub async fn run(minimizer: &Minimizer, opts: &RunOptions) -> crate::Result<RunS
                 if let Some(m) = &opts.metrics {
                     m.files_waiting.set(source.waiting() as i64);
                 }
+                note_skipped(source, &mut summary, opts.metrics.as_ref());
                 (!files.is_empty()).then(|| {
                     (
                         BatchInput::Files(files),
@@ -366,6 +367,9 @@ pub async fn run(minimizer: &Minimizer, opts: &RunOptions) -> crate::Result<RunS
         }
     }
     progress.finish_and_clear();
+    if let Input::Files { source, .. } = &input {
+        note_skipped(source, &mut summary, opts.metrics.as_ref());
+    }
     if opts.trigger.is_bounded() && !summary.stopped {
         output
             .store()
@@ -375,6 +379,22 @@ pub async fn run(minimizer: &Minimizer, opts: &RunOptions) -> crate::Result<RunS
     }
     summary.elapsed_s = started.elapsed().as_secs_f64();
     Ok(summary)
+}
+
+/// Records in the summary (and the metrics) the objects under the input that the source's
+/// listings found but that are not activity files.
+fn note_skipped(
+    source: &crate::source::file_stream::FileStreamSource,
+    summary: &mut RunSummary,
+    metrics: Option<&Metrics>,
+) {
+    let skipped = source.skipped();
+    if skipped.len() != summary.skipped.len() {
+        summary.skipped = skipped.iter().cloned().collect();
+    }
+    if let Some(m) = metrics {
+        m.files_skipped.set(skipped.len() as i64);
+    }
 }
 
 /// The key under which `offsets/<N>`'s `conf` records the policy version.

@@ -42,6 +42,10 @@ pub struct RunSummary {
     pub messages: u64,
     /// Files quarantined.
     pub rejected: Vec<Quarantined>,
+    /// URLs of the objects under the input that are not activity files (not `.fit`, `.tcx`
+    /// or `.gpx`, optionally `.gz`): never read, listed so that nothing is left out
+    /// silently. Sorted; every such object the run's listings saw, whether or not a batch ran.
+    pub skipped: Vec<String>,
     /// Warnings per file (e.g. CRC mismatches accepted by lenient decoding).
     pub warnings: BTreeMap<String, Vec<String>>,
     /// Bytes read from the input.
@@ -101,6 +105,7 @@ impl RunSummary {
             (Some(a), Some(b)) => format!("batches {a}..={b}"),
             _ => {
                 s.push_str("no new input: the output is up to date\n");
+                self.render_skipped(&mut s);
                 return s;
             }
         };
@@ -113,10 +118,15 @@ impl RunSummary {
             )
         } else {
             format!(
-                "{} files, {} decoded, {} quarantined",
+                "{} files, {} decoded, {} quarantined{}",
                 self.files_found,
                 self.files_decoded,
-                self.rejected.len()
+                self.rejected.len(),
+                if self.skipped.is_empty() {
+                    String::new()
+                } else {
+                    format!(", {} skipped", self.skipped.len())
+                }
             )
         };
         s.push_str(&format!(
@@ -164,6 +174,7 @@ impl RunSummary {
         for r in &self.rejected {
             s.push_str(&format!("  quarantined {}: {}\n", r.file, r.reason));
         }
+        self.render_skipped(&mut s);
         let nwarn: usize = self.warnings.values().map(Vec::len).sum();
         if nwarn > 0 {
             s.push_str(&format!(
@@ -177,5 +188,14 @@ impl RunSummary {
             }
         }
         s
+    }
+
+    /// One line per skipped object.
+    fn render_skipped(&self, s: &mut String) {
+        for f in &self.skipped {
+            s.push_str(&format!(
+                "  skipped {f}: not a .fit, .tcx or .gpx file (optionally .gz)\n"
+            ));
+        }
     }
 }

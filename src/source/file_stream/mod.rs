@@ -21,7 +21,7 @@
 
 mod options;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use datafusion::common::{DataFusionError, Result};
 use datafusion::datasource::listing::ListingTableUrl;
@@ -32,7 +32,7 @@ use datafusion::object_store::path::Path;
 use crate::checkpoint::FileEntry;
 use crate::checkpoint::log::MetadataLog;
 use crate::format::ActivityFormat;
-use crate::source::files::{SourceFile, list_activity_files};
+use crate::source::files::{SourceFile, list_input};
 use crate::store::Location;
 
 pub use self::options::{
@@ -106,6 +106,7 @@ pub struct FileStreamSource {
     seen: SeenFiles,
     available_now: Option<HashSet<String>>,
     waiting: usize,
+    skipped: BTreeSet<String>,
 }
 
 impl FileStreamSource {
@@ -150,6 +151,7 @@ impl FileStreamSource {
             seen,
             available_now: None,
             waiting: 0,
+            skipped: BTreeSet::new(),
         })
     }
 
@@ -163,18 +165,28 @@ impl FileStreamSource {
         &self.options
     }
 
-    /// Every activity file present now, sorted by path.
+    /// Every activity file present now (`.fit`, `.tcx`, `.gpx`, each optionally `.gz`),
+    /// sorted by path. The other objects found are added to [`FileStreamSource::skipped`].
     ///
     /// # Errors
     /// Listing fails.
-    pub async fn list(&self) -> Result<Vec<SourceFile>> {
-        list_activity_files(
+    pub async fn list(&mut self) -> Result<Vec<SourceFile>> {
+        let listing = list_input(
             &self.state,
             self.input.store(),
             &self.listing,
-            &[ActivityFormat::Fit, ActivityFormat::Tcx],
+            &ActivityFormat::ALL,
         )
-        .await
+        .await?;
+        self.skipped.extend(listing.skipped);
+        Ok(listing.files)
+    }
+
+    /// The objects under the input that are not activity files (not `.fit`, `.tcx` or
+    /// `.gpx`, optionally `.gz`), found by any listing of this source so far: never read,
+    /// reported in the run summary.
+    pub fn skipped(&self) -> &BTreeSet<String> {
+        &self.skipped
     }
 
     /// For the `available-now` trigger: only files present now will be taken (Spark's
@@ -289,7 +301,7 @@ impl FileStreamSource {
         let location = Path::from_url_path(url.path())?;
         let format = ActivityFormat::from_path(location.as_ref()).ok_or_else(|| {
             DataFusionError::Execution(format!(
-                "source log path {} is not a .fit or .tcx file",
+                "source log path {} is not a .fit, .tcx or .gpx file",
                 e.path
             ))
         })?;
