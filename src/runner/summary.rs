@@ -8,6 +8,9 @@ use serde::Serialize;
 use crate::format::Quarantined;
 use crate::privacy::ZoneStats;
 
+/// How many skipped objects the text summary names one by one.
+const SKIPPED_LINES: usize = 20;
+
 /// Rows, files and bytes of one output table, summed over the run's batches.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TableSummary {
@@ -190,11 +193,18 @@ impl RunSummary {
         s
     }
 
-    /// One line per skipped object.
+    /// One line per skipped object, the first [`SKIPPED_LINES`] of them, then how many more
+    /// (the JSON summary lists every one).
     fn render_skipped(&self, s: &mut String) {
-        for f in &self.skipped {
+        for f in self.skipped.iter().take(SKIPPED_LINES) {
             s.push_str(&format!(
                 "  skipped {f}: not a .fit, .tcx or .gpx file (optionally .gz)\n"
+            ));
+        }
+        if self.skipped.len() > SKIPPED_LINES {
+            s.push_str(&format!(
+                "  skipped {} more files that are not activity files (--json lists them all)\n",
+                self.skipped.len() - SKIPPED_LINES
             ));
         }
     }
