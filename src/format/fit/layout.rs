@@ -198,7 +198,7 @@ impl Layout {
             let size = size as usize;
             let mut b = base_byte & 0x9F;
             match base::size(b) {
-                Some(n) if size % n != 0 => {
+                Some(n) if !size.is_multiple_of(n) => {
                     misaligned += 1;
                     b = base::BYTE;
                 }
