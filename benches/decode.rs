@@ -7,6 +7,8 @@
 //!   of `records` read and built (what `SELECT timestamp, position_lat, position_long`
 //!   decodes).
 //!
+//! - `tcx_decode`, `gpx_decode`: the XML formats of a mixed export, to Arrow.
+//!
 //! After criterion's groups, one timed pass of each prints MB/s, messages/s and ns per
 //! record (a message is a FIT data message; a record a `record` message).
 //!
@@ -70,6 +72,46 @@ fn bench(c: &mut Criterion) {
     });
     g.finish();
     summary(&corpus, bytes);
+    xml(c);
+}
+
+/// TCX and GPX (the XML formats of a mixed export): decode to Arrow, MB/s and ns per record.
+fn xml(c: &mut Criterion) {
+    for format in [ActivityFormat::Tcx, ActivityFormat::Gpx] {
+        let corpus = common::corpus(format);
+        let bytes: u64 = corpus.iter().map(|(_, b)| b.len() as u64).sum();
+        let records: usize = corpus
+            .iter()
+            .map(|(n, f)| decode(format, n, f).unwrap().records.len())
+            .sum();
+        let mut g = c.benchmark_group(format!("{}_decode", format.name()));
+        g.throughput(Throughput::Bytes(bytes));
+        g.sample_size(10);
+        let run = || {
+            for (n, f) in &corpus {
+                let a = decode(format, n, f).unwrap();
+                std::hint::black_box(a.to_batches().unwrap());
+            }
+        };
+        g.bench_function("datamin_decode_to_arrow", |b| b.iter(run));
+        g.finish();
+        let t = (0..5)
+            .map(|_| {
+                let t = Instant::now();
+                run();
+                t.elapsed().as_secs_f64()
+            })
+            .fold(f64::INFINITY, f64::min);
+        println!(
+            "{}: {} files, {:.2} MB, {records} records: {:.1} ms, {:.1} MB/s, {:.0} ns/record (to Arrow, 1 core, best of 5)",
+            format.name(),
+            corpus.len(),
+            bytes as f64 / 1e6,
+            t * 1e3,
+            bytes as f64 / 1e6 / t,
+            t * 1e9 / records as f64
+        );
+    }
 }
 
 /// One timed pass of each decoder (best of 5): MB/s, messages/s, ns per record.
