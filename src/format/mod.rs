@@ -26,7 +26,7 @@ pub mod fit;
 pub use fit::fit_crc;
 pub mod from_arrow;
 pub mod gpx;
-mod read;
+pub(crate) mod read;
 mod rows;
 pub mod tcx;
 
@@ -82,10 +82,23 @@ impl ActivityFormat {
 
     /// The decoder of the format.
     pub(crate) fn decoder(self) -> Decoder {
-        match self {
+        Decoder::Full(match self {
             Self::Fit => fit::decode_into,
             Self::Tcx => tcx::decode_into,
             Self::Gpx => gpx::decode_into,
+        })
+    }
+
+    /// The decoder of the format for a scan of `table` that builds only the columns at
+    /// `projection` (indices into its canonical schema): a FIT scan of `records` reads only
+    /// the `record` fields behind them ([`fit::Projection`]); the other decoders read
+    /// everything (TCX and GPX are parsed whole either way).
+    pub(crate) fn decoder_for(self, table: crate::schema::Table, projection: &[usize]) -> Decoder {
+        match (self, table) {
+            (Self::Fit, crate::schema::Table::Records) => {
+                Decoder::Fit(fit::Projection::records(projection))
+            }
+            _ => self.decoder(),
         }
     }
 }
@@ -225,7 +238,22 @@ pub fn decode(
 }
 
 /// A decoder: fills an [`Activity`] from the bytes of one file.
-pub(crate) type Decoder = fn(&[u8], &mut Activity) -> Result<(), DecodeError>;
+#[derive(Debug, Clone)]
+pub(crate) enum Decoder {
+    /// Reads every field of the file.
+    Full(fn(&[u8], &mut Activity) -> Result<(), DecodeError>),
+    /// The FIT decoder reading only the fields of a projection.
+    Fit(fit::Projection),
+}
+
+impl Decoder {
+    fn run(&self, bytes: &[u8], a: &mut Activity) -> Result<(), DecodeError> {
+        match self {
+            Decoder::Full(f) => f(bytes, a),
+            Decoder::Fit(p) => fit::decode_projected(bytes, p, a),
+        }
+    }
+}
 
 /// [`decode`] with the given decoder, inside the panic guard (tests inject a panicking one).
 pub(crate) fn decode_with(
@@ -243,7 +271,8 @@ pub(crate) fn decode_with(
         ..Default::default()
     };
     // A decoder bug must quarantine one file, not abort the run: contain panics.
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| decoder(bytes, &mut a)));
+    let result =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| decoder.run(bytes, &mut a)));
     match result {
         Ok(r) => r?,
         Err(panic) => {

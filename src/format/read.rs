@@ -133,7 +133,7 @@ mod tests {
             &path,
             "memory:///x.fit",
             ActivityFormat::Fit,
-            panicking,
+            Decoder::Full(panicking),
         )
         .await
         .unwrap()

@@ -10,10 +10,12 @@ use datafusion::object_store::ObjectStore;
 use futures::{FutureExt, StreamExt};
 
 use super::{ActivityOptions, OnError};
-use crate::format::{ActivityFormat, read_activity};
+use crate::format::ActivityFormat;
+use crate::format::read::read_with;
 
-/// Opens one activity file: fetches and decodes it ([`read_activity`], on a blocking
-/// thread, panics contained) and builds only the projected canonical columns
+/// Opens one activity file: fetches and decodes it ([`crate::format::read_activity`], on a blocking
+/// thread, panics contained; a FIT `records` scan reads only the projected fields) and
+/// builds only the projected canonical columns
 /// ([`crate::format::Activity::to_batch_projected`]), in batches of at most `batch_size`
 /// rows.
 ///
@@ -86,7 +88,9 @@ impl FileOpener for ActivityOpener {
                     }
                 },
             };
-            let batches = match read_activity(&this.store, &location, &url, format).await? {
+            // a FIT scan of `records` reads only the fields behind the projected columns
+            let decoder = format.decoder_for(this.options.table, &this.projection);
+            let batches = match read_with(&this.store, &location, &url, format, decoder).await? {
                 Ok(decoded) => {
                     let table = this.options.table;
                     let batch = decoded
@@ -186,6 +190,32 @@ mod tests {
             hr.iter()
                 .all(|v| v.is_some_and(|v| (40..=220).contains(&v)))
         );
+    }
+
+    #[tokio::test]
+    async fn a_projected_fit_scan_equals_the_full_decode_projected() {
+        // a FIT records scan reads only the fields behind its columns; the values must be
+        // those of a full decode
+        let name = "fitparse__garmin-fenix-5-run.fit";
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("testdata")
+            .join(name);
+        let full = crate::format::decode(
+            ActivityFormat::Fit,
+            "x",
+            &std::fs::read(&path).unwrap(),
+        )
+        .unwrap();
+        for proj in [vec![2, 3, 4], vec![6, 7], vec![5, 8, 9, 10, 11], vec![]] {
+            let o = opener(Some(ActivityFormat::Fit), OnError::Fail, proj.clone());
+            let got = read(&o, testdata(name)).await.unwrap();
+            let want = full.to_batch_projected(Table::Records, Some(&proj)).unwrap();
+            let got = datafusion::arrow::compute::concat_batches(&want.schema(), &got).unwrap();
+            assert_eq!(got.num_rows(), want.num_rows(), "{proj:?}");
+            for c in 0..want.num_columns() {
+                assert_eq!(got.column(c), want.column(c), "{proj:?} column {c}");
+            }
+        }
     }
 
     #[tokio::test]
