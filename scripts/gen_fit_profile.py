@@ -29,6 +29,10 @@ WANTED = {
         "distance", "speed", "enhanced_speed", "heart_rate", "cadence", "power",
         "temperature", "compressed_speed_distance",
     ],
+    "field_description": [
+        "developer_data_index", "field_definition_number", "fit_base_type_id", "field_name",
+        "scale", "offset", "units",
+    ],
     "lap": None,  # SUMMARY
     "session": None,  # SUMMARY
 }

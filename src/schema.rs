@@ -22,6 +22,28 @@ use std::sync::{Arc, LazyLock};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use datafusion::arrow::record_batch::RecordBatch;
 
+/// The type of `records.developer_fields`: a list (NULL when a sample has none) of
+/// `{name: Utf8, units: Utf8, value: Float64}` — a FIT developer field's name and units from
+/// its `field_description` message and its value with the description's scale and offset
+/// applied (`NULL` for text and array values). A list, not a map, so that two apps' fields of
+/// the same name both stay.
+pub fn developer_fields_type() -> DataType {
+    DataType::List(Arc::new(Field::new_list_field(
+        DataType::Struct(developer_field_fields()),
+        true,
+    )))
+}
+
+/// The fields of one `developer_fields` element: `name`, `units`, `value`.
+pub fn developer_field_fields() -> datafusion::arrow::datatypes::Fields {
+    vec![
+        Field::new("name", DataType::Utf8, false),
+        Field::new("units", DataType::Utf8, true),
+        Field::new("value", DataType::Float64, true),
+    ]
+    .into()
+}
+
 /// The Arrow type of every timestamp column: microseconds since the Unix epoch, UTC.
 pub fn timestamp_type() -> DataType {
     DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
@@ -196,13 +218,14 @@ static RECORDS: LazyLock<SchemaRef> = LazyLock::new(|| {
         f("timestamp", timestamp_type()), // FIT record.timestamp (253) / TCX Time
         f("position_lat", DataType::Float64), // degrees; FIT position_lat (0) / LatitudeDegrees
         f("position_long", DataType::Float64), // degrees; FIT position_long (1) / LongitudeDegrees
-        f("altitude_m", DataType::Float64), // m; FIT enhanced_altitude else altitude / AltitudeMeters
+        f("altitude_m", DataType::Float64), // m; FIT altitude else enhanced_altitude / AltitudeMeters
         f("distance_m", DataType::Float64), // m, cumulative; FIT distance / DistanceMeters
-        f("speed_m_s", DataType::Float64),  // m/s; FIT enhanced_speed else speed / ns3:Speed
+        f("speed_m_s", DataType::Float64),  // m/s; FIT speed else enhanced_speed / ns3:Speed
         f("heart_rate_bpm", DataType::Int16), // bpm; FIT heart_rate / HeartRateBpm
         f("cadence_rpm", DataType::Int16),  // rpm; FIT cadence / Cadence
         f("power_w", DataType::Int32),      // W; FIT power / ns3:Watts
         f("temperature_c", DataType::Int16), // °C; FIT temperature
+        f("developer_fields", developer_fields_type()), // FIT developer fields
     ]);
     Arc::new(Schema::new(v))
 });
@@ -215,13 +238,14 @@ static RECORDS: LazyLock<SchemaRef> = LazyLock::new(|| {
 /// | `source_file` | Utf8, not null | – | path | same | same |
 /// | `timestamp` | Timestamp(µs, UTC) | – | `timestamp` (incl. compressed headers) | `Time` | `time` |
 /// | `position_lat`, `position_long` | Float64 | degrees | `position_lat`/`_long` (semicircles) | `Position` | `@lat`/`@lon` |
-/// | `altitude_m` | Float64 | m | `enhanced_altitude`, else `altitude` | `AltitudeMeters` | `ele` |
+/// | `altitude_m` | Float64 | m | `altitude` (its component expansion), else `enhanced_altitude` | `AltitudeMeters` | `ele` |
 /// | `distance_m` | Float64 | m | `distance` (cumulative) | `DistanceMeters` | – |
-/// | `speed_m_s` | Float64 | m/s | `enhanced_speed`, else `speed` | `Extensions/TPX/Speed` | `speed` (1.0), TrackPointExtension v2 `speed` |
+/// | `speed_m_s` | Float64 | m/s | `speed` (its component expansion), else `enhanced_speed` | `Extensions/TPX/Speed` | `speed` (1.0), TrackPointExtension v2 `speed` |
 /// | `heart_rate_bpm` | Int16 | bpm | `heart_rate` | `HeartRateBpm/Value` | TrackPointExtension `hr` |
 /// | `cadence_rpm` | Int16 | rpm | `cadence` | `Cadence` or `TPX/RunCadence` | TrackPointExtension `cad` |
 /// | `power_w` | Int32 | W | `power` | `TPX/Watts` | `extensions/power`, PowerExtension `PowerInWatts` |
 /// | `temperature_c` | Int16 | °C | `temperature` | – | TrackPointExtension `atemp` |
+/// | `developer_fields` | List of {name, units, value} ([`developer_fields_type`]) | per field | developer fields (Stryd power, Connect IQ) | – | – |
 pub fn records_schema() -> SchemaRef {
     RECORDS.clone()
 }
@@ -236,8 +260,8 @@ fn summary_schema() -> SchemaRef {
         f("end_time", timestamp_type()),     // FIT timestamp (end of lap/session)
         f("start_position_lat", DataType::Float64), // degrees
         f("start_position_long", DataType::Float64), // degrees
-        f("end_position_lat", DataType::Float64), // degrees (FIT lap only)
-        f("end_position_long", DataType::Float64), // degrees (FIT lap only)
+        f("end_position_lat", DataType::Float64), // degrees
+        f("end_position_long", DataType::Float64), // degrees
         f("nec_lat", DataType::Float64),     // degrees, bounding box north-east corner
         f("nec_long", DataType::Float64),
         f("swc_lat", DataType::Float64), // degrees, bounding box south-west corner
@@ -249,8 +273,8 @@ fn summary_schema() -> SchemaRef {
         f("total_descent_m", DataType::Float64),      // m
         f("avg_heart_rate_bpm", DataType::Int16),     // bpm
         f("max_heart_rate_bpm", DataType::Int16),     // bpm
-        f("avg_speed_m_s", DataType::Float64),        // m/s (enhanced_avg_speed when present)
-        f("max_speed_m_s", DataType::Float64),        // m/s (enhanced_max_speed when present)
+        f("avg_speed_m_s", DataType::Float64),        // m/s (avg_speed, else enhanced_avg_speed)
+        f("max_speed_m_s", DataType::Float64),        // m/s (max_speed, else enhanced_max_speed)
         f("total_calories_kcal", DataType::Int32),    // kcal
     ]);
     Arc::new(Schema::new(v))
@@ -264,11 +288,12 @@ static SESSIONS: LazyLock<SchemaRef> = LazyLock::new(summary_schema);
 /// Columns: `activity_id`, `source_file`, `message_index` (0-based order in the file),
 /// `sport`, `sub_sport` (FIT enum names), `start_time`, `end_time` (Timestamp µs UTC),
 /// `start_position_lat/long`, `end_position_lat/long` (degrees),
-/// `nec_lat/nec_long/swc_lat/swc_long` (bounding box corners, degrees; FIT has them on
-/// `session` only, so they are `NULL` for laps), `total_elapsed_time_s`,
+/// `nec_lat/nec_long/swc_lat/swc_long` (bounding box corners, degrees; FIT lap fields 27–30
+/// and session fields 29–32), `total_elapsed_time_s`,
 /// `total_timer_time_s` (s), `total_distance_m`, `total_ascent_m`, `total_descent_m` (m),
 /// `avg_heart_rate_bpm`, `max_heart_rate_bpm` (bpm), `avg_speed_m_s`, `max_speed_m_s` (m/s,
-/// from `enhanced_*` when present), `total_calories_kcal` (kcal).
+/// `avg_speed`/`max_speed`, else `enhanced_*`, as the FIT SDK expands components),
+/// `total_calories_kcal` (kcal).
 pub fn laps_schema() -> SchemaRef {
     LAPS.clone()
 }

@@ -343,3 +343,20 @@ fn starts_scattered_across_a_cell_edge_keep_the_subjects_anchored_cell() {
         );
     }
 }
+
+#[test]
+fn developer_fields_of_a_zoned_activity_are_removed() {
+    // app-defined values may count from the real start (a Connect IQ distance field)
+    let bytes = shared("fitparse__Edge810-Vector-2013-08-16-15-35-10.fit");
+    let mut a = decode(ActivityFormat::Fit, "ride.fit", &bytes).unwrap();
+    for r in &mut a.records {
+        r.developer_fields = vec![datamin::format::DeveloperField {
+            name: "app distance".into(),
+            units: Some("m".into()),
+            value: r.distance_m,
+        }];
+    }
+    let stats = apply_zone(&mut a, &ZoneConfig::default(), Some(KEY), "subject-1").unwrap();
+    assert!(stats.records_hidden > 0 && !a.records.is_empty());
+    assert!(a.records.iter().all(|r| r.developer_fields.is_empty()));
+}

@@ -15,7 +15,7 @@ use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Float64Type, Int16Type, Int32Type, Int64Type};
 use datafusion::common::{Result, plan_err};
 
-use super::{RecordRow, SummaryRow};
+use super::{DeveloperField, RecordRow, SummaryRow};
 use crate::schema::timestamp_type;
 
 /// Column `name` of `batch` cast to `to`; `None` when absent.
@@ -95,6 +95,7 @@ pub fn read_records(batch: &RecordBatch) -> Result<Vec<RecordRow>> {
     let cad = i16s(batch, "cadence_rpm")?;
     let power = i32s(batch, "power_w")?;
     let temp = i16s(batch, "temperature_c")?;
+    let mut dev = developer_fields(batch)?;
     Ok((0..batch.num_rows())
         .map(|i| RecordRow {
             timestamp_us: ts[i],
@@ -107,8 +108,52 @@ pub fn read_records(batch: &RecordBatch) -> Result<Vec<RecordRow>> {
             cadence_rpm: cad[i],
             power_w: power[i],
             temperature_c: temp[i],
+            developer_fields: std::mem::take(&mut dev[i]),
         })
         .collect())
+}
+
+/// The `developer_fields` of each row of `batch` (empty where NULL or absent).
+///
+/// # Errors
+/// The column exists with another type than [`crate::schema::developer_fields_type`].
+fn developer_fields(batch: &RecordBatch) -> Result<Vec<Vec<DeveloperField>>> {
+    let n = batch.num_rows();
+    let Some(col) = batch.column_by_name("developer_fields") else {
+        return Ok(vec![Vec::new(); n]);
+    };
+    if col.data_type() != &crate::schema::developer_fields_type() {
+        return plan_err!(
+            "developer_fields has type {}, expected {}",
+            col.data_type(),
+            crate::schema::developer_fields_type()
+        );
+    }
+    let list = col.as_list::<i32>();
+    let mut out = Vec::with_capacity(n);
+    for i in 0..n {
+        if list.is_null(i) {
+            out.push(Vec::new());
+            continue;
+        }
+        let items = list.value(i);
+        let items = items.as_struct();
+        let (name, units) = (
+            items.column(0).as_string::<i32>(),
+            items.column(1).as_string::<i32>(),
+        );
+        let value = items.column(2).as_primitive::<Float64Type>();
+        out.push(
+            (0..items.len())
+                .map(|j| DeveloperField {
+                    name: name.value(j).into(),
+                    units: units.is_valid(j).then(|| units.value(j).into()),
+                    value: value.is_valid(j).then(|| value.value(j)),
+                })
+                .collect(),
+        );
+    }
+    Ok(out)
 }
 
 /// The `laps` / `sessions` rows of `batch`.

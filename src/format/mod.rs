@@ -32,7 +32,7 @@ pub mod tcx;
 
 pub use datasource::{ActivityOptions, OnError, listing_table};
 pub use read::{Decoded, Quarantined, read_activity};
-pub use rows::{Activity, ActivityRow, RecordRow, SummaryRow};
+pub use rows::{Activity, ActivityRow, DeveloperField, RecordRow, SummaryRow};
 
 /// A decodable activity file format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -36,6 +36,20 @@ pub struct RecordRow {
     pub power_w: Option<i32>,
     /// Degrees Celsius.
     pub temperature_c: Option<i16>,
+    /// FIT developer fields of the sample (empty: none; the column is then NULL).
+    pub developer_fields: Vec<DeveloperField>,
+}
+
+/// One FIT developer field value (see [`crate::schema::developer_fields_type`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeveloperField {
+    /// `field_description.field_name`.
+    pub name: Arc<str>,
+    /// `field_description.units`.
+    pub units: Option<Arc<str>>,
+    /// The value, `raw / scale - offset` with the description's scale and offset; `None`
+    /// for text, arrays and invalid values.
+    pub value: Option<f64>,
 }
 
 /// One lap or session. Units as in [`crate::schema::laps_schema`].
@@ -152,6 +166,47 @@ macro_rules! col {
     };
 }
 
+/// The `developer_fields` column of `rows` (NULL where a row has none).
+fn developer_fields(rows: &[RecordRow]) -> ArrayRef {
+    use datafusion::arrow::array::{Float64Builder, ListBuilder, StringBuilder, StructBuilder};
+    let fields = crate::schema::developer_field_fields();
+    let item = StructBuilder::new(
+        fields.clone(),
+        vec![
+            Box::new(StringBuilder::new()),
+            Box::new(StringBuilder::new()),
+            Box::new(Float64Builder::new()),
+        ],
+    );
+    let mut b = ListBuilder::new(item).with_field(Arc::new(
+        datafusion::arrow::datatypes::Field::new_list_field(
+            datafusion::arrow::datatypes::DataType::Struct(fields),
+            true,
+        ),
+    ));
+    for r in rows {
+        if r.developer_fields.is_empty() {
+            b.append_null();
+            continue;
+        }
+        let s = b.values();
+        for f in &r.developer_fields {
+            s.field_builder::<StringBuilder>(0)
+                .expect("name")
+                .append_value(&f.name);
+            s.field_builder::<StringBuilder>(1)
+                .expect("units")
+                .append_option(f.units.as_deref());
+            s.field_builder::<Float64Builder>(2)
+                .expect("value")
+                .append_option(f.value);
+            s.append(true);
+        }
+        b.append(true);
+    }
+    Arc::new(b.finish())
+}
+
 fn ts<I: IntoIterator<Item = Option<i64>>>(it: I) -> ArrayRef {
     Arc::new(TimestampMicrosecondArray::from_iter(it).with_timezone("UTC"))
 }
@@ -245,7 +300,8 @@ impl Activity {
             9 => col!(Int16Array, r, cadence_rpm),
             10 => col!(Int32Array, r, power_w),
             11 => col!(Int16Array, r, temperature_c),
-            _ => unreachable!("records has 12 columns"),
+            12 => developer_fields(r),
+            _ => unreachable!("records has 13 columns"),
         }
     }
 

@@ -339,7 +339,16 @@ pub fn zone_activity(
             _ => None,
         },
     )));
-    let out_records = replace_column(&kept, "distance_m", rebased)?;
+    let mut out_records = replace_column(&kept, "distance_m", rebased)?;
+    // Developer fields are app-defined (a Connect IQ field may be a cumulative distance or
+    // time since the start): nothing says they do not depend on the hidden part, so they
+    // are removed (NULL) from every record of an activity that lost samples.
+    if kept.num_rows() < records.num_rows()
+        && let Some(c) = out_records.column_by_name("developer_fields")
+    {
+        let nulls = datafusion::arrow::array::new_null_array(c.data_type(), kept.num_rows());
+        out_records = replace_column(&out_records, "developer_fields", nulls)?;
+    }
 
     let track = VisibleTrack {
         timestamp_us: times_us(&kept, "timestamp")?,

@@ -19,6 +19,9 @@ garmin = pytest.importorskip("garmin_fit_sdk")
 
 ROOT = Path(__file__).resolve().parents[2]
 SEMI = 180.0 / 2**31
+# Invalid values by FIT base type id (FIT protocol, "Base Types"); floats: NaN.
+INVALID = {0: 0xFF, 1: 0x7F, 2: 0xFF, 131: 0x7FFF, 132: 0xFFFF, 133: 0x7FFFFFFF,
+           134: 0xFFFFFFFF, 10: 0, 139: 0, 140: 0, 13: 0xFF}
 # Files above this size are left out to keep the (pure Python) SDK's time in CI short.
 MAX_BYTES = 1_500_000
 
@@ -94,3 +97,51 @@ def test_records_agree_with_the_fit_sdk(identity_run, shared):
     assert not problems, f"{len(problems)} differences:\n" + "\n".join(problems[:30])
     assert checked >= 40, f"only {checked} files checked"
     print(f"{checked} files, {values} values equal to the FIT SDK's")
+
+
+def test_developer_fields_agree_with_the_fit_sdk(identity_run, shared):
+    """records.developer_fields: each record's (name, units, value) equal the SDK's developer
+    fields with their field_description (text and array values are NULL in datamin)."""
+    out, _, _ = identity_run
+    cols = pq.read_table(out / "records", columns=["source_file", "developer_fields"]).to_pydict()
+    rows = {}
+    for i, src in enumerate(cols["source_file"]):
+        rows.setdefault(src.rsplit("/", 1)[-1], []).append(cols["developer_fields"][i])
+    checked, values, problems = 0, 0, []
+    for path in sorted((shared / "fit").glob("*.fit")):
+        if path.stat().st_size > MAX_BYTES:
+            continue
+        stream = garmin.Stream.from_file(str(path))
+        messages, errors = garmin.Decoder(stream).read(merge_heart_rates=False)
+        descs = messages.get("field_description_mesgs", [])
+        recs = messages.get("record_mesgs", [])
+        if errors or not descs or not any(r.get("developer_fields") for r in recs):
+            continue
+        mine = rows.get(path.name, [])
+        assert len(mine) == len(recs), path.name
+        for j, (r, got) in enumerate(zip(recs, mine)):
+            want = []
+            for key, v in (r.get("developer_fields") or {}).items():
+                d = descs[key]
+                name = d.get("field_name")
+                if isinstance(name, list):
+                    name = name[0]
+                if name is None:
+                    name = f"developer_{d['developer_data_index']}_{d['field_definition_number']}"
+                units = d.get("units")
+                if isinstance(units, list):
+                    units = units[0]
+                value = v if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+                # the SDK keeps a developer field's invalid value (the base type's sentinel,
+                # FIT protocol "Base Types"); datamin reads it as NULL, as for every field
+                if value is not None and (value != value or value == INVALID.get(d.get("fit_base_type_id"))):
+                    value = None
+                want.append((name, units, value))
+            have = [(x["name"], x["units"], x["value"]) for x in (got or [])]
+            if sorted(have, key=str) != sorted(want, key=str):
+                problems.append(f"{path.name}[{j}]: datamin {have}, SDK {want}")
+            values += len(want)
+        checked += 1
+    assert not problems, f"{len(problems)} differences:\n" + "\n".join(problems[:20])
+    assert checked >= 4, f"only {checked} files with developer fields checked"
+    print(f"{checked} files, {values} developer field values equal to the FIT SDK's")

@@ -200,16 +200,14 @@ mod tests {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("testdata")
             .join(name);
-        let full = crate::format::decode(
-            ActivityFormat::Fit,
-            "x",
-            &std::fs::read(&path).unwrap(),
-        )
-        .unwrap();
+        let full = crate::format::decode(ActivityFormat::Fit, "x", &std::fs::read(&path).unwrap())
+            .unwrap();
         for proj in [vec![2, 3, 4], vec![6, 7], vec![5, 8, 9, 10, 11], vec![]] {
             let o = opener(Some(ActivityFormat::Fit), OnError::Fail, proj.clone());
             let got = read(&o, testdata(name)).await.unwrap();
-            let want = full.to_batch_projected(Table::Records, Some(&proj)).unwrap();
+            let want = full
+                .to_batch_projected(Table::Records, Some(&proj))
+                .unwrap();
             let got = datafusion::arrow::compute::concat_batches(&want.schema(), &got).unwrap();
             assert_eq!(got.num_rows(), want.num_rows(), "{proj:?}");
             for c in 0..want.num_columns() {

@@ -35,7 +35,6 @@ pub(super) struct Decoder<'p> {
     /// Data messages per global message number.
     counts: std::collections::BTreeMap<u16, u64>,
     misaligned: usize,
-    developer_fields: u64,
 }
 
 impl<'p> Decoder<'p> {
@@ -47,7 +46,6 @@ impl<'p> Decoder<'p> {
             state: State::default(),
             counts: Default::default(),
             misaligned: 0,
-            developer_fields: 0,
         }
     }
 
@@ -116,6 +114,7 @@ impl<'p> Decoder<'p> {
         self.layouts = Default::default();
         self.last_timestamp = 0;
         self.state.csd = Default::default();
+        self.state.descriptions.clear();
         Ok(end + 2)
     }
 
@@ -188,17 +187,26 @@ impl<'p> Decoder<'p> {
             .map(|d| (d[0], d[1], d[2]))
             .collect();
         p += 3 * n;
-        let mut dev_sizes = Vec::new();
+        let mut developer = Vec::new();
         if h & 0x20 != 0 {
             let n = take(p, 1)?[0] as usize;
             p += 1;
-            dev_sizes = take(p, 3 * n)?.chunks_exact(3).map(|d| d[1]).collect();
+            developer = take(p, 3 * n)?
+                .chunks_exact(3)
+                .map(|d| (d[0], d[1], d[2]))
+                .collect();
             p += 3 * n;
         }
         let message = messages::message(global);
-        let layout = Layout::compile(global, big_endian, &defs, &dev_sizes, message, |slot| {
-            self.projection.wants(global, slot)
-        });
+        let layout = Layout::compile(
+            global,
+            big_endian,
+            &defs,
+            &developer,
+            message,
+            |slot| self.projection.wants(global, slot),
+            self.projection.wants_developer_fields(global),
+        );
         self.misaligned += layout.misaligned;
         self.layouts[usize::from(h & 0x0F)] = Some(layout);
         Ok(p)
@@ -222,7 +230,6 @@ impl<'p> Decoder<'p> {
             last_timestamp,
             state,
             counts,
-            developer_fields,
             ..
         } = self;
         let Some(layout) = &layouts[local] else {
@@ -241,7 +248,6 @@ impl<'p> Decoder<'p> {
             *last_timestamp = i64::from(t);
         }
         *counts.entry(layout.global).or_default() += 1;
-        *developer_fields += layout.developer_fields as u64;
         if let Some(message) = messages::message(layout.global) {
             let mut raw = [Raw::Absent; MAX_SLOTS];
             layout.read(msg, &mut raw);
@@ -252,6 +258,9 @@ impl<'p> Decoder<'p> {
             }
             let slots = Slots { message, raw: &raw };
             messages::accept(layout.global, &slots, state, out);
+            if !layout.developer.is_empty() {
+                state.developer_fields(layout, msg, &layout.developer, out);
+            }
         }
         Ok(p + layout.size)
     }
@@ -266,6 +275,12 @@ impl<'p> Decoder<'p> {
             out.warnings.push(format!(
                 "{} FIT field definition(s) declare a size that is not a multiple of their base type; their values are read as bytes",
                 self.misaligned
+            ));
+        }
+        if self.state.undescribed > 0 {
+            out.warnings.push(format!(
+                "{} developer field value(s) have no field_description: skipped",
+                self.state.undescribed
             ));
         }
         if self.state.relative_times > 0 {

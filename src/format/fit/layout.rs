@@ -171,24 +171,40 @@ pub struct Layout {
     timestamp_at: Option<usize>,
     /// Field definitions whose size is not a multiple of their base type's size.
     pub misaligned: usize,
-    /// Developer fields in each data message (skipped by size).
-    pub developer_fields: usize,
+    /// The developer fields read (empty when not wanted).
+    pub developer: Vec<DeveloperOp>,
+}
+
+/// One developer field of every data message of a layout (FIT protocol, "Developer Data"):
+/// its bytes, interpreted by the `field_description` of (`index`, `num`).
+#[derive(Debug, Clone, Copy)]
+pub struct DeveloperOp {
+    /// Byte offset in the data message.
+    pub offset: usize,
+    /// Size in bytes.
+    pub size: usize,
+    /// `developer_data_index`.
+    pub index: u8,
+    /// `field_definition_number`.
+    pub num: u8,
 }
 
 /// One field definition: (field number, size in bytes, base type byte).
 pub type FieldDef = (u8, u8, u8);
 
 impl Layout {
-    /// Compiles a definition of global message `global` with `fields` and the sizes of its
-    /// developer fields. `message` is the profile message datamin reads for `global` (`None`:
-    /// the message is only counted); `wanted(slot)` says which of its slots to read.
+    /// Compiles a definition of global message `global` with `fields` and `developer`
+    /// fields (field number, size, developer data index). `message` is the profile message
+    /// datamin reads for `global` (`None`: the message is only counted); `wanted(slot)` says
+    /// which of its slots to read; `read_developer`, whether to read the developer fields.
     pub fn compile(
         global: u16,
         big_endian: bool,
         fields: &[FieldDef],
-        developer_sizes: &[u8],
+        developer: &[FieldDef],
         message: Option<&Message>,
         wanted: impl Fn(usize) -> bool,
+        read_developer: bool,
     ) -> Layout {
         let mut ops = Vec::new();
         let mut offset = 0usize;
@@ -222,15 +238,26 @@ impl Layout {
             }
             offset += size;
         }
-        let developer: usize = developer_sizes.iter().map(|&s| s as usize).sum();
+        let mut dev = Vec::new();
+        for &(num, size, index) in developer {
+            if read_developer {
+                dev.push(DeveloperOp {
+                    offset,
+                    size: size as usize,
+                    index,
+                    num,
+                });
+            }
+            offset += size as usize;
+        }
         Layout {
             global,
-            size: offset + developer,
+            size: offset,
             big_endian,
             ops,
             timestamp_at,
             misaligned,
-            developer_fields: developer_sizes.len(),
+            developer: dev,
         }
     }
 
@@ -239,6 +266,18 @@ impl Layout {
         let at = self.timestamp_at?;
         let v = self.u32_at(&msg[at..at + 4]);
         (v != u32::MAX).then_some(v)
+    }
+
+    /// The value of developer field `op` of data message content `msg`, read with base type
+    /// `base` (from its `field_description`; masked like a field definition's).
+    pub fn developer_value<'a>(&self, msg: &'a [u8], op: &DeveloperOp, base: u8) -> Raw<'a> {
+        let b = base & 0x9F;
+        let b = match base::size(b) {
+            Some(n) if op.size.is_multiple_of(n) => b,
+            Some(_) => base::BYTE,
+            None => base::UINT8,
+        };
+        value(&msg[op.offset..op.offset + op.size], b, self.big_endian)
     }
 
     fn u32_at(&self, b: &[u8]) -> u32 {
@@ -407,13 +446,19 @@ mod tests {
         // timestamp (253, uint32), unknown field 99 (3 bytes), heart_rate (3, uint8),
         // power (7, uint16) declared as 1 byte (misaligned), one 2-byte developer field
         let defs = [(253, 4, 0x86), (99, 3, 0x0D), (3, 1, 0x02), (7, 1, 0x84)];
-        let l = Layout::compile(20, false, &defs, &[2], Some(&M), |s| s == 0);
-        assert_eq!((l.size, l.misaligned, l.developer_fields), (11, 1, 1));
+        let l = Layout::compile(20, false, &defs, &[(0, 2, 0)], Some(&M), |s| s == 0, true);
+        assert_eq!((l.size, l.misaligned), (11, 1));
         let msg = [0x10, 0, 0, 0x40, 9, 9, 9, 150, 7, 0xAA, 0xBB];
         let mut slots = [Raw::Absent; MAX_SLOTS];
         l.read(&msg, &mut slots);
         assert_eq!(slots[0], Raw::Int(150));
         assert_eq!(slots[1], Raw::Absent, "power not wanted");
         assert_eq!(l.timestamp(&msg), Some(0x4000_0010));
+        // the developer field, as a uint16 (little-endian)
+        assert_eq!(l.developer.len(), 1);
+        assert_eq!(
+            l.developer_value(&msg, &l.developer[0], base::UINT16),
+            Raw::Int(0xBBAA)
+        );
     }
 }

@@ -10,9 +10,10 @@
 //! below `0x10000000` are device-relative "system time" (FIT profile, `date_time`) and become
 //! `NULL` (counted, for a warning), since they cannot be placed on the UTC time line.
 
+use super::layout::{DeveloperOp, Layout};
 use super::layout::{Field, Kind, MAX_SLOTS, Message, Raw};
-use super::profile::{device_info, file_id, lap, record, session, user_profile};
-use crate::format::rows::{Activity, ActivityRow, RecordRow, SummaryRow};
+use super::profile::{device_info, field_description, file_id, lap, record, session, user_profile};
+use crate::format::rows::{Activity, ActivityRow, DeveloperField, RecordRow, SummaryRow};
 use crate::schema::DEGREES_PER_SEMICIRCLE;
 
 /// Seconds from the Unix epoch to the FIT epoch, 1989-12-31T00:00:00Z (FIT profile, `date_time`).
@@ -30,6 +31,7 @@ pub(super) fn message(global: u16) -> Option<&'static Message> {
         session::NUM => &session::MESSAGE,
         file_id::NUM => &file_id::MESSAGE,
         device_info::NUM => &device_info::MESSAGE,
+        field_description::NUM => &field_description::MESSAGE,
         user_profile::NUM => &user_profile::MESSAGE,
         _ => return None,
     })
@@ -42,6 +44,81 @@ pub(super) struct State {
     pub csd: CompressedSpeedDistance,
     /// Record timestamps that were device-relative.
     pub relative_times: u64,
+    /// Developer field descriptions by (`developer_data_index`, `field_definition_number`)
+    /// (reset with each chained file).
+    pub descriptions: std::collections::HashMap<(u8, u8), Description>,
+    /// Developer field values without a description (skipped).
+    pub undescribed: u64,
+}
+
+/// A developer field's `field_description` (FIT profile message 206).
+#[derive(Debug, Clone)]
+pub(super) struct Description {
+    name: std::sync::Arc<str>,
+    units: Option<std::sync::Arc<str>>,
+    base: u8,
+    scale: f64,
+    offset: f64,
+}
+
+impl State {
+    /// Appends the developer fields `ops` of data message content `msg` (read by `layout`)
+    /// to the last record of `out`.
+    pub fn developer_fields(
+        &mut self,
+        layout: &Layout,
+        msg: &[u8],
+        ops: &[DeveloperOp],
+        out: &mut Activity,
+    ) {
+        let Some(row) = out.records.last_mut() else {
+            return;
+        };
+        for op in ops {
+            let Some(d) = self.descriptions.get(&(op.index, op.num)) else {
+                self.undescribed += 1;
+                continue;
+            };
+            let value = layout.developer_value(msg, op, d.base).number();
+            row.developer_fields.push(DeveloperField {
+                name: d.name.clone(),
+                units: d.units.clone(),
+                value: value.map(|x| {
+                    if d.scale != 1.0 || d.offset != 0.0 {
+                        x / d.scale - d.offset
+                    } else {
+                        x
+                    }
+                }),
+            });
+        }
+    }
+}
+
+/// Records a `field_description`.
+fn describe(s: &Slots<'_, '_>, state: &mut State) {
+    use field_description as f;
+    let (Some(index), Some(num)) = (
+        s.int::<u8>(f::DEVELOPER_DATA_INDEX),
+        s.int::<u8>(f::FIELD_DEFINITION_NUMBER),
+    ) else {
+        return;
+    };
+    let name = s
+        .text(f::FIELD_NAME)
+        .unwrap_or_else(|| format!("developer_{index}_{num}"));
+    // a scale of 0 (or none) means unscaled
+    let scale = s.num(f::SCALE).filter(|&x| x != 0.0).unwrap_or(1.0);
+    state.descriptions.insert(
+        (index, num),
+        Description {
+            name: name.into(),
+            units: s.text(f::UNITS).map(Into::into),
+            base: s.int::<u8>(f::FIT_BASE_TYPE_ID).unwrap_or(0x0D),
+            scale,
+            offset: s.num(f::OFFSET).unwrap_or(0.0),
+        },
+    );
 }
 
 /// Slots of one data message with their profile fields.
@@ -149,6 +226,7 @@ pub(super) fn accept(global: u16, s: &Slots<'_, '_>, state: &mut State, out: &mu
         file_id::NUM => file_id(s, &mut out.info),
         user_profile::NUM => user_profile(s, &mut out.info),
         device_info::NUM => device_info(s, &mut out.info),
+        field_description::NUM => describe(s, state),
         _ => {}
     }
 }
@@ -191,6 +269,7 @@ fn record_row(s: &Slots<'_, '_>, csd: &mut CompressedSpeedDistance) -> RecordRow
         cadence_rpm: s.int(r::CADENCE),
         power_w: s.int(r::POWER),
         temperature_c: s.int(r::TEMPERATURE),
+        developer_fields: Vec::new(),
     };
     if let Some((speed, distance)) = csd.expand(s.raw[r::COMPRESSED_SPEED_DISTANCE]) {
         row.speed_m_s = Some(speed);

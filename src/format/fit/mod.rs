@@ -7,8 +7,12 @@
 //!   FIT protocol requires). Every read is bounds-checked; corrupt input is an error with its
 //!   byte offset, never a panic, and nothing is printed.
 //! - [`layout`]: a definition message compiled once into the offsets, base types and target
-//!   slots of the fields datamin reads; other fields and developer fields are skipped by
-//!   size. Only the fields of the requested columns are read ([`Projection`]).
+//!   slots of the fields datamin reads; other fields are skipped by size. Only the fields of
+//!   the requested columns are read ([`Projection`]).
+//! - Developer fields (FIT protocol, "Developer Data") of `record`s are read with their
+//!   `field_description` (name, units, base type, scale, offset) into
+//!   `records.developer_fields`; a developer field without a description is skipped (it
+//!   cannot be interpreted) and counted in a warning.
 //! - [`messages`]: slots into rows — FIT profile scale/offset, invalid values → NULL,
 //!   semicircles → degrees, FIT time → UTC µs, enum names, `compressed_speed_distance`.
 //! - [`profile`]: message and field numbers, scales, offsets and enum names, generated from
@@ -39,6 +43,8 @@ use profile::record;
 pub struct Projection {
     /// Bit `s` set: `record` slot `s` is read. `None`: all.
     record_slots: Option<u32>,
+    /// The developer fields of `record`s are not read.
+    skip_developer_fields: bool,
 }
 
 impl Projection {
@@ -49,7 +55,7 @@ impl Projection {
 
     /// Read only the `record` fields behind `columns` (indices into
     /// [`crate::schema::records_schema`]: 2 `timestamp`, 3 `position_lat`, … 11
-    /// `temperature_c`; 0 and 1 are file-level and need no field).
+    /// `temperature_c`, 12 `developer_fields`; 0 and 1 are file-level and need no field).
     pub fn records(columns: &[usize]) -> Self {
         let mut bits = 0u32;
         for &c in columns {
@@ -68,6 +74,7 @@ impl Projection {
                 9 => &[record::CADENCE],
                 10 => &[record::POWER],
                 11 => &[record::TEMPERATURE],
+                // 12: developer_fields (not a profile field)
                 _ => &[],
             };
             for s in slots {
@@ -76,7 +83,13 @@ impl Projection {
         }
         Self {
             record_slots: Some(bits),
+            skip_developer_fields: !columns.contains(&12),
         }
+    }
+
+    /// Whether the developer fields of global message `global` are read.
+    fn wants_developer_fields(&self, global: u16) -> bool {
+        global == record::NUM && !self.skip_developer_fields
     }
 
     /// Whether slot `slot` of global message `global` is read.

@@ -350,6 +350,89 @@ pub mod record {
     };
 }
 
+/// Message `field_description` (global message number 206); fields by slot.
+pub mod field_description {
+    use super::*;
+    /// Global message number.
+    pub const NUM: u16 = 206;
+    /// Slot of field `developer_data_index`.
+    pub const DEVELOPER_DATA_INDEX: usize = 0;
+    /// Slot of field `field_definition_number`.
+    pub const FIELD_DEFINITION_NUMBER: usize = 1;
+    /// Slot of field `fit_base_type_id`.
+    pub const FIT_BASE_TYPE_ID: usize = 2;
+    /// Slot of field `field_name`.
+    pub const FIELD_NAME: usize = 3;
+    /// Slot of field `scale`.
+    pub const SCALE: usize = 4;
+    /// Slot of field `offset`.
+    pub const OFFSET: usize = 5;
+    /// Slot of field `units`.
+    pub const UNITS: usize = 6;
+    /// The fields datamin reads, by slot.
+    pub const MESSAGE: Message = Message {
+        num: NUM,
+        fields: &[
+            Field {
+                name: "developer_data_index",
+                num: 0,
+                kind: Kind::Number,
+                scale: 1.0,
+                offset: 0.0,
+                sub_fields: &[],
+            },
+            Field {
+                name: "field_definition_number",
+                num: 1,
+                kind: Kind::Number,
+                scale: 1.0,
+                offset: 0.0,
+                sub_fields: &[],
+            },
+            Field {
+                name: "fit_base_type_id",
+                num: 2,
+                kind: Kind::Number,
+                scale: 1.0,
+                offset: 0.0,
+                sub_fields: &[],
+            },
+            Field {
+                name: "field_name",
+                num: 3,
+                kind: Kind::Text,
+                scale: 1.0,
+                offset: 0.0,
+                sub_fields: &[],
+            },
+            Field {
+                name: "scale",
+                num: 6,
+                kind: Kind::Number,
+                scale: 1.0,
+                offset: 0.0,
+                sub_fields: &[],
+            },
+            Field {
+                name: "offset",
+                num: 7,
+                kind: Kind::Number,
+                scale: 1.0,
+                offset: 0.0,
+                sub_fields: &[],
+            },
+            Field {
+                name: "units",
+                num: 8,
+                kind: Kind::Text,
+                scale: 1.0,
+                offset: 0.0,
+                sub_fields: &[],
+            },
+        ],
+    };
+}
+
 /// Message `lap` (global message number 19); fields by slot.
 pub mod lap {
     use super::*;
