@@ -2,8 +2,9 @@
 //!
 //! Every read is bounds-checked against the section's declared end before it happens, so a
 //! hostile file ends in a [`DecodeError::Fit`] with the byte offset of the message that
-//! failed — never a panic, never an allocation sized by a value read from the file (the rows
-//! grow with the messages actually present, at most one row per data-message byte).
+//! failed — never a panic, never an allocation sized by a value read from the file: rows grow
+//! with the messages actually present (at most one row per data-message byte, and one
+//! developer field value per byte of its message).
 
 use super::layout::{FieldDef, Layout, MAX_SLOTS, Raw};
 use super::messages::{self, Slots, State};
@@ -97,12 +98,13 @@ impl<'p> Decoder<'p> {
         }
         let size = u32::from_le_bytes(header[4..8].try_into().expect("4 bytes")) as usize;
         let start = pos + hsize;
-        let end = start.checked_add(size).ok_or(truncated(pos))?;
+        let end = start.checked_add(size).ok_or_else(|| truncated(pos))?;
         // messages are read up to the declared end, or the end of the file if it comes first
         self.messages(data, start, end.min(data.len()), out)?;
+        let crc_end = end.checked_add(2).ok_or_else(|| truncated(pos))?;
         let crc = data
-            .get(end..end + 2)
-            .ok_or(truncated(end.min(data.len())))?;
+            .get(end..crc_end)
+            .ok_or_else(|| truncated(end.min(data.len())))?;
         let stored = u16::from_le_bytes([crc[0], crc[1]]);
         let computed = fit_crc(&data[pos..end]);
         if stored != computed {
@@ -115,7 +117,7 @@ impl<'p> Decoder<'p> {
         self.last_timestamp = 0;
         self.state.csd = Default::default();
         self.state.descriptions.clear();
-        Ok(end + 2)
+        Ok(crc_end)
     }
 
     /// Decodes the records between `start` and `end` (exclusive).
@@ -129,7 +131,8 @@ impl<'p> Decoder<'p> {
         let mut p = start;
         while p < end {
             let at = p;
-            let h = *data.get(p).ok_or(truncated(p))?;
+            // p < end ≤ data.len() (the caller bounds `end` by the data)
+            let h = data[p];
             p += 1;
             if h & 0x80 != 0 {
                 // compressed timestamp header: local type in bits 5–6, offset in bits 0–4
@@ -174,7 +177,8 @@ impl<'p> Decoder<'p> {
             }
         };
         let fixed = take(p, 5)?;
-        let big_endian = fixed[1] == 1;
+        // architecture: 0 little-endian, any other value big-endian (as the FIT SDK reads it)
+        let big_endian = fixed[1] != 0;
         let global = if big_endian {
             u16::from_be_bytes([fixed[2], fixed[3]])
         } else {
@@ -226,6 +230,7 @@ impl<'p> Decoder<'p> {
         out: &mut Activity,
     ) -> Result<usize, DecodeError> {
         let Self {
+            projection,
             layouts,
             last_timestamp,
             state,
@@ -253,6 +258,7 @@ impl<'p> Decoder<'p> {
             layout.read(msg, &mut raw);
             if let Some(t) = timestamp
                 && let Some(slot) = message.fields.iter().position(|f| f.num == 253)
+                && projection.wants(layout.global, slot)
             {
                 raw[slot] = Raw::Int(t);
             }

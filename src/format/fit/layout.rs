@@ -63,8 +63,21 @@ pub struct Message {
 /// Most slots any message of [`super::profile`] has.
 pub const MAX_SLOTS: usize = 32;
 
-/// FIT base types (FIT protocol, "Base Types"), as written in a field definition with bits
-/// 5 and 6 masked out (`& 0x9F`).
+// every generated profile message fits in the slots (and `record` in a 32-bit mask)
+const _: () = {
+    use super::profile::*;
+    assert!(record::MESSAGE.fields.len() <= 32);
+    assert!(lap::MESSAGE.fields.len() <= MAX_SLOTS);
+    assert!(session::MESSAGE.fields.len() <= MAX_SLOTS);
+    assert!(file_id::MESSAGE.fields.len() <= MAX_SLOTS);
+    assert!(device_info::MESSAGE.fields.len() <= MAX_SLOTS);
+    assert!(user_profile::MESSAGE.fields.len() <= MAX_SLOTS);
+    assert!(field_description::MESSAGE.fields.len() <= MAX_SLOTS);
+};
+
+/// FIT base types (FIT protocol, "Base Types"). The constants are the protocol's full base
+/// type bytes; a field definition's byte is read by its base type number (bits 0–4, as the
+/// FIT SDK's `BASE_TYPE_MASK` reads it) with [`base::from_byte`].
 pub mod base {
     /// `enum` (1 byte, invalid 0xFF).
     pub const ENUM: u8 = 0x00;
@@ -100,6 +113,20 @@ pub mod base {
     pub const UINT64: u8 = 0x8F;
     /// `uint64z`.
     pub const UINT64Z: u8 = 0x90;
+
+    /// The base type of a field definition's base type byte, by its number (bits 0–4; the
+    /// endian-ability bit 7 and the reserved bits 5–6 are ignored); `0xFF` for a number the
+    /// protocol does not define.
+    pub fn from_byte(byte: u8) -> u8 {
+        const BY_NUMBER: [u8; 17] = [
+            ENUM, SINT8, UINT8, SINT16, UINT16, SINT32, UINT32, STRING, FLOAT32, FLOAT64, UINT8Z,
+            UINT16Z, UINT32Z, BYTE, SINT64, UINT64, UINT64Z,
+        ];
+        BY_NUMBER
+            .get(usize::from(byte & 0x1F))
+            .copied()
+            .unwrap_or(0xFF)
+    }
 
     /// Size in bytes of one value of base type `b`; `None` for a type the protocol does not
     /// define (read as bytes).
@@ -212,7 +239,7 @@ impl Layout {
         let mut misaligned = 0;
         for &(num, size, base_byte) in fields {
             let size = size as usize;
-            let mut b = base_byte & 0x9F;
+            let mut b = base::from_byte(base_byte);
             match base::size(b) {
                 Some(n) if !size.is_multiple_of(n) => {
                     misaligned += 1;
@@ -238,9 +265,12 @@ impl Layout {
             }
             offset += size;
         }
-        let mut dev = Vec::new();
+        let mut dev: Vec<DeveloperOp> = Vec::new();
         for &(num, size, index) in developer {
-            if read_developer {
+            // a field of size 0 holds no value; a field defined twice is read once (as the
+            // FIT SDK keys developer fields by their description): either way at most one
+            // value per byte of the message
+            if read_developer && size > 0 && !dev.iter().any(|d| (d.index, d.num) == (index, num)) {
                 dev.push(DeveloperOp {
                     offset,
                     size: size as usize,
@@ -269,9 +299,9 @@ impl Layout {
     }
 
     /// The value of developer field `op` of data message content `msg`, read with base type
-    /// `base` (from its `field_description`; masked like a field definition's).
+    /// byte `base` (its `field_description.fit_base_type_id`).
     pub fn developer_value<'a>(&self, msg: &'a [u8], op: &DeveloperOp, base: u8) -> Raw<'a> {
-        let b = base & 0x9F;
+        let b = base::from_byte(base);
         let b = match base::size(b) {
             Some(n) if op.size.is_multiple_of(n) => b,
             Some(_) => base::BYTE,
@@ -322,8 +352,8 @@ fn value(bytes: &[u8], b: u8, be: bool) -> Raw<'_> {
         };
     }
     if base::size(b) != Some(bytes.len()) {
-        // an array (or a misaligned field, read as bytes): valid unless every value is
-        // invalid; for bytes, unless every byte is 0xFF
+        // an array (or a misaligned field, read as bytes): numeric columns read it as NULL;
+        // a byte array (`compressed_speed_distance`) is invalid when every byte is 0xFF
         let valid = if b == base::BYTE || b == base::UINT8 || b == base::ENUM {
             bytes.iter().any(|&x| x != 0xFF)
         } else {
@@ -416,6 +446,11 @@ mod tests {
         assert_eq!(value(b"\0\0", base::STRING, false), Raw::Absent);
         assert_eq!(value(&[1, 2, 3], base::BYTE, false), Raw::Bytes(&[1, 2, 3]));
         assert_eq!(value(&[0xFF; 3], base::BYTE, false), Raw::Absent);
+        // the base type number counts, not the endian-ability bit
+        assert_eq!(base::from_byte(0x04), base::UINT16);
+        assert_eq!(base::from_byte(0x84), base::UINT16);
+        assert_eq!(base::from_byte(0x81), base::SINT8);
+        assert_eq!(base::from_byte(0x1F), 0xFF);
         // a 4-byte uint16 field is an array: not a number
         assert_eq!(value(&[1, 0, 2, 0], base::UINT16, false).number(), None);
     }

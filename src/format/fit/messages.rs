@@ -8,7 +8,13 @@
 //! field is absent or invalid (files normally write one, or both with the same value);
 //! timestamps are seconds since 1989-12-31T00:00:00Z, turned into UTC microseconds; values
 //! below `0x10000000` are device-relative "system time" (FIT profile, `date_time`) and become
-//! `NULL` (counted, for a warning), since they cannot be placed on the UTC time line.
+//! `NULL`, since they cannot be placed on the UTC time line (those of `record`s are counted,
+//! for a warning).
+//!
+//! Not done, unlike the FIT SDK's `Decoder.read()` defaults: heart rates of `hr` messages
+//! (HRM-Pro/swim buffering) are not merged into `records` (its `merge_heart_rates`), and
+//! `developer_data_id` messages are not required before a `field_description` (the last
+//! description of a field wins). Strings that are not valid UTF-8 are NULL.
 
 use super::layout::{DeveloperOp, Layout};
 use super::layout::{Field, Kind, MAX_SLOTS, Message, Raw};
@@ -154,10 +160,10 @@ impl Slots<'_, '_> {
         }
     }
 
-    /// Seconds since the FIT epoch (valid `uint32` only).
+    /// Seconds since the FIT epoch (`date_time` is a `uint32`: other values are not times).
     fn fit_seconds(&self, slot: usize) -> Option<i64> {
         match self.raw[slot] {
-            Raw::Int(s) => Some(s),
+            Raw::Int(s) if (0..=i64::from(u32::MAX)).contains(&s) => Some(s),
             _ => None,
         }
     }

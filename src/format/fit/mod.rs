@@ -164,6 +164,76 @@ mod tests {
         assert_eq!(a.records[0].heart_rate_bpm, Some(140));
     }
 
+    /// A FIT file of `records` (a FIT header and CRC added).
+    fn fit_file(records: &[u8]) -> Vec<u8> {
+        let mut f = vec![12, 0x10, 0x08, 0x08];
+        f.extend((records.len() as u32).to_le_bytes());
+        f.extend(b".FIT");
+        f.extend(records);
+        let crc = fit_crc(&f);
+        f.extend(crc.to_le_bytes());
+        f
+    }
+
+    #[test]
+    fn developer_fields_are_scaled_read_once_and_base_types_read_by_number() {
+        let mut r = Vec::new();
+        // field_description (206): index u8, number u8, base type u8, name string[8],
+        // scale u8, offset sint8, units string[4]
+        r.extend([0x40, 0, 0, 206, 0, 7]);
+        r.extend([
+            0, 1, 2, 1, 1, 2, 2, 1, 2, 3, 8, 7, 6, 1, 2, 7, 1, 1, 8, 4, 7,
+        ]);
+        r.extend([0x00, 0, 5, 0x84]);
+        r.extend(b"Power\0\0\0");
+        r.extend([10, 5]);
+        r.extend(b"W\0\0\0");
+        // record (20) with developer data: timestamp declared 0x06 (uint32 without the
+        // endian-ability bit), heart rate; developer fields (5, 2 bytes, index 0) twice and
+        // one of size 0
+        r.extend([0x61, 0, 0, 20, 0, 2, 253, 4, 0x06, 3, 1, 0x02]);
+        r.extend([3, 5, 2, 0, 5, 2, 0, 6, 0, 0]);
+        r.push(0x01);
+        r.extend(1_000_000_000u32.to_le_bytes());
+        r.push(150);
+        r.extend(250u16.to_le_bytes());
+        r.extend(99u16.to_le_bytes());
+        let mut a = Activity::default();
+        decode_into(&fit_file(&r), &mut a).unwrap();
+        assert_eq!(a.records.len(), 1, "{:?}", a.warnings);
+        let rec = &a.records[0];
+        assert_eq!(
+            rec.timestamp_us,
+            Some((1_000_000_000 + 631_065_600) * 1_000_000)
+        );
+        assert_eq!(rec.heart_rate_bpm, Some(150));
+        // 250 / scale 10 - offset 5
+        assert_eq!(
+            rec.developer_fields,
+            [crate::format::rows::DeveloperField {
+                name: "Power".into(),
+                units: Some("W".into()),
+                value: Some(20.0),
+            }]
+        );
+        // not read when the projection leaves the column out
+        let mut a = Activity::default();
+        decode_projected(&fit_file(&r), &Projection::records(&[8]), &mut a).unwrap();
+        assert!(a.records[0].developer_fields.is_empty());
+        assert_eq!(a.records[0].heart_rate_bpm, Some(150));
+    }
+
+    #[test]
+    fn a_64_bit_time_is_no_time_and_no_overflow() {
+        // record timestamp declared sint64 (8 bytes) with a value far beyond u32
+        let mut r = vec![0x40, 0, 0, 20, 0, 1, 253, 8, 0x8E];
+        r.push(0x00);
+        r.extend(10_000_000_000_000i64.to_le_bytes());
+        let mut a = Activity::default();
+        decode_into(&fit_file(&r), &mut a).unwrap();
+        assert_eq!(a.records[0].timestamp_us, None);
+    }
+
     #[test]
     fn truncation_and_bad_crc() {
         let f = misaligned_fit();
