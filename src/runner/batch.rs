@@ -190,6 +190,7 @@ impl BatchContext<'_> {
         input: BatchInput,
         summary: &mut RunSummary,
     ) -> crate::Result<()> {
+        let t = std::time::Instant::now();
         let (tables, rejected) = match input {
             BatchInput::Files(files) => self.decode_files(files, summary).await?,
             BatchInput::Kafka {
@@ -218,6 +219,11 @@ impl BatchContext<'_> {
                 .map_err(DataFusionError::from)?;
         }
         summary.rejected.extend(rejected);
+        tracing::debug!(
+            batch = self.id,
+            ms = t.elapsed().as_secs_f64() * 1e3,
+            "batch input decoded"
+        );
         self.minimize_and_write(tables, summary).await
     }
 
@@ -326,7 +332,14 @@ impl BatchContext<'_> {
         input: TableBatches,
         summary: &mut RunSummary,
     ) -> crate::Result<()> {
+        let started = std::time::Instant::now();
         let minimized = self.minimizer.minimize(input).await?;
+        tracing::debug!(
+            batch = self.id,
+            ms = started.elapsed().as_secs_f64() * 1e3,
+            "batch minimized"
+        );
+        let started = std::time::Instant::now();
         let policy = self.minimizer.policy();
         for t in &minimized.tables {
             let commit = self
@@ -356,6 +369,11 @@ impl BatchContext<'_> {
                 removed_by_rule: t.removed_by_rule.clone(),
             });
         }
+        tracing::debug!(
+            batch = self.id,
+            ms = started.elapsed().as_secs_f64() * 1e3,
+            "batch written"
+        );
         if let Some(m) = self.metrics {
             for t in &minimized.tables {
                 let table = vec![("table", t.table.name().to_string())];
