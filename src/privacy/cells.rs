@@ -3,7 +3,7 @@
 //! Every subject gets its own hexagonal grid of cells with circumradius (= side) `a` metres:
 //! the grid's origin and rotation are drawn from
 //! `HMAC-SHA256(key, "datamin/zone-grid/" || subject)`, so it is stable per subject and
-//! cannot be predicted without the key. [`cell_centre`] maps a position to the centre of the
+//! cannot be predicted without the key. [`Grid::cell_centre`] maps a position to the centre of the
 //! cell that contains it. The zone then hides a disk around that *centre* (not around the
 //! position), so every position inside one cell yields exactly the same hidden disk.
 //!

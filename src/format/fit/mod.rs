@@ -1,19 +1,19 @@
 //! Garmin FIT decoding into the canonical rows: a columnar decoder driven by compiled
 //! definition messages.
 //!
-//! - [`decoder`]: the byte stream — file headers, definition and data messages, compressed
+//! - `decoder`: the byte stream — file headers, definition and data messages, compressed
 //!   timestamp headers, CRCs, chained FIT files (several header + data + CRC sections in one
 //!   file decode as one activity, with definitions and accumulators reset at each CRC as the
 //!   FIT protocol requires). Every read is bounds-checked; corrupt input is an error with its
 //!   byte offset, never a panic, and nothing is printed.
-//! - [`layout`]: a definition message compiled once into the offsets, base types and target
+//! - `layout`: a definition message compiled once into the offsets, base types and target
 //!   slots of the fields datamin reads; other fields are skipped by size. Only the fields of
 //!   the requested columns are read ([`Projection`]).
 //! - Developer fields (FIT protocol, "Developer Data") of `record`s are read with their
 //!   `field_description` (name, units, base type, scale, offset) into
 //!   `records.developer_fields`; a developer field without a description is skipped (it
 //!   cannot be interpreted) and counted in a warning.
-//! - [`messages`]: slots into rows — FIT profile scale/offset, invalid values → NULL,
+//! - `messages`: slots into rows — FIT profile scale/offset, invalid values → NULL,
 //!   semicircles → degrees, FIT time → UTC µs, enum names, `compressed_speed_distance`.
 //! - [`profile`]: message and field numbers, scales, offsets and enum names, generated from
 //!   the FIT SDK's profile tables by `scripts/gen_fit_profile.py`.
