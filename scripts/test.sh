@@ -24,6 +24,8 @@ fi
 # (with the same features: no second build).
 cargo test --workspace
 cargo clippy --workspace --all-targets -- -D warnings
+# Public docs build without a warning (no broken links).
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --workspace --quiet
 # The `hdfs` feature (no HDFS cluster here): it builds, lints clean, and parses hdfs:// URLs.
 # It changes no feature of a shared crate, so this rebuilds only datamin and the HDFS client.
 cargo clippy --all-targets --features hdfs -- -D warnings
