@@ -230,7 +230,6 @@ impl<'p> Decoder<'p> {
         out: &mut Activity,
     ) -> Result<usize, DecodeError> {
         let Self {
-            projection,
             layouts,
             last_timestamp,
             state,
@@ -253,13 +252,10 @@ impl<'p> Decoder<'p> {
             *last_timestamp = i64::from(t);
         }
         *counts.entry(layout.global).or_default() += 1;
-        if let Some(message) = messages::message(layout.global) {
+        if let Some(message) = layout.message {
             let mut raw = [Raw::Absent; MAX_SLOTS];
             layout.read(msg, &mut raw);
-            if let Some(t) = timestamp
-                && let Some(slot) = message.fields.iter().position(|f| f.num == 253)
-                && projection.wants(layout.global, slot)
-            {
+            if let (Some(t), Some(slot)) = (timestamp, layout.timestamp_slot) {
                 raw[slot] = Raw::Int(t);
             }
             let slots = Slots { message, raw: &raw };

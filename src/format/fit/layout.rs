@@ -9,7 +9,7 @@
 //! field names.
 
 /// How a field's raw value becomes a column value (from the profile's field type).
-#[derive(Clone, Copy)]
+#[derive(Debug, Clone, Copy)]
 pub enum Kind {
     /// FIT `date_time`: seconds since 1989-12-31T00:00:00Z (`uint32`).
     DateTime,
@@ -24,7 +24,7 @@ pub enum Kind {
 /// A sub-field (FIT profile): when the field in slot `ref_slot` of the same message holds
 /// `ref_value`, this field's value is named by `names` (e.g. `file_id.product` is a
 /// `garmin_product` when `manufacturer` is `garmin`).
-#[derive(Clone, Copy)]
+#[derive(Debug, Clone, Copy)]
 pub struct SubField {
     /// Slot of the reference field.
     pub ref_slot: usize,
@@ -35,7 +35,7 @@ pub struct SubField {
 }
 
 /// A field of a profile message that datamin reads.
-#[derive(Clone, Copy)]
+#[derive(Debug, Clone, Copy)]
 pub struct Field {
     /// Profile name.
     pub name: &'static str,
@@ -52,7 +52,7 @@ pub struct Field {
 }
 
 /// A profile message and the fields datamin reads from it, by slot.
-#[derive(Clone, Copy)]
+#[derive(Debug, Clone, Copy)]
 pub struct Message {
     /// Global message number.
     pub num: u16,
@@ -200,6 +200,11 @@ pub struct Layout {
     pub misaligned: usize,
     /// The developer fields read (empty when not wanted).
     pub developer: Vec<DeveloperOp>,
+    /// The profile message datamin reads for `global` (`None`: only counted).
+    pub message: Option<&'static Message>,
+    /// The slot a compressed-timestamp header fills (`timestamp`, when the message has one
+    /// and it is wanted).
+    pub timestamp_slot: Option<usize>,
 }
 
 /// One developer field of every data message of a layout (FIT protocol, "Developer Data"):
@@ -229,7 +234,7 @@ impl Layout {
         big_endian: bool,
         fields: &[FieldDef],
         developer: &[FieldDef],
-        message: Option<&Message>,
+        message: Option<&'static Message>,
         wanted: impl Fn(usize) -> bool,
         read_developer: bool,
     ) -> Layout {
@@ -280,8 +285,13 @@ impl Layout {
             }
             offset += size as usize;
         }
+        let timestamp_slot = message
+            .and_then(|m| m.fields.iter().position(|f| f.num == 253))
+            .filter(|&slot| wanted(slot));
         Layout {
             global,
+            message,
+            timestamp_slot,
             size: offset,
             big_endian,
             ops,

@@ -131,10 +131,15 @@ mod tests {
     fn misaligned_fit() -> Vec<u8> {
         let mut records = vec![0x40, 0, 0, 20, 0, 2, 253, 1, 0x86, 3, 1, 0x02];
         records.extend([0x00, 0x2A, 140]);
+        fit_file(&records)
+    }
+
+    /// A FIT file of `records` (a FIT header and CRC added).
+    fn fit_file(records: &[u8]) -> Vec<u8> {
         let mut f = vec![12, 0x10, 0x08, 0x08];
         f.extend((records.len() as u32).to_le_bytes());
         f.extend(b".FIT");
-        f.extend(&records);
+        f.extend(records);
         let crc = fit_crc(&f);
         f.extend(crc.to_le_bytes());
         f
@@ -162,17 +167,6 @@ mod tests {
         let mut a = Activity::default();
         decode_projected(&misaligned_fit(), &Projection::records(&[8]), &mut a).unwrap();
         assert_eq!(a.records[0].heart_rate_bpm, Some(140));
-    }
-
-    /// A FIT file of `records` (a FIT header and CRC added).
-    fn fit_file(records: &[u8]) -> Vec<u8> {
-        let mut f = vec![12, 0x10, 0x08, 0x08];
-        f.extend((records.len() as u32).to_le_bytes());
-        f.extend(b".FIT");
-        f.extend(records);
-        let crc = fit_crc(&f);
-        f.extend(crc.to_le_bytes());
-        f
     }
 
     #[test]
