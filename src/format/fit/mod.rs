@@ -6,6 +6,7 @@
 //!   file decode as one activity, with definitions and accumulators reset at each CRC as the
 //!   FIT protocol requires). Every read is bounds-checked; corrupt input is an error with its
 //!   byte offset, never a panic, and nothing is printed.
+//! - `values`: base types, byte order, invalid values → a field's raw value.
 //! - `layout`: a definition message compiled once into the offsets, base types and target
 //!   slots of the fields datamin reads; other fields are skipped by size. Only the fields of
 //!   the requested columns are read ([`Projection`]).
@@ -29,6 +30,7 @@ mod decoder;
 mod layout;
 mod messages;
 pub mod profile;
+mod values;
 
 pub use crc::fit_crc;
 
