@@ -3,6 +3,7 @@
 
 use datamin::format::{ActivityFormat, decode};
 use datamin::policy::Policy;
+use datamin::privacy::displace::Displacement;
 use datamin::privacy::mask::hidden_disks;
 use datamin::privacy::{ZoneConfig, apply_zone};
 use datamin::udfs::geo::haversine_m;
@@ -52,9 +53,32 @@ fn no_point_or_derived_value_reveals_the_hidden_endpoints() {
         assert!(off <= 1.06 * cfg.cell_m, "{off}");
         assert!(d.radius_m - off >= cfg.radius_m, "{d:?} {off}");
     }
-    // 2. no visible point within the disks, hence none within R of the true start or end
+    // 2. every published point is a recorded point outside the disks (hence none within R
+    //    of the true start or end), moved by the subject's keyed displacement: one vector of
+    //    100-700 m for all its points
     let vis = track(&a);
-    assert!(vis.iter().all(|p| outside(*p) && far(*p)));
+    let shift = Displacement::for_subject(&cfg, Some(KEY), "subject-1").unwrap();
+    assert!((100.0..=700.0).contains(&shift.length_m()), "{shift:?}");
+    let recorded: Vec<(f64, f64)> = a
+        .records
+        .iter()
+        .filter(|r| r.position_lat.is_some())
+        .map(|r| {
+            let o = orig
+                .records
+                .iter()
+                .find(|o| o.timestamp_us == r.timestamp_us)
+                .unwrap();
+            o.position_lat.zip(o.position_long).unwrap()
+        })
+        .collect();
+    assert_eq!(recorded.len(), vis.len());
+    assert!(recorded.iter().all(|p| outside(*p) && far(*p)));
+    for (p, r) in vis.iter().zip(&recorded) {
+        assert_eq!(*p, shift.apply(*r));
+        let moved = haversine_m(p.0, p.1, r.0, r.1);
+        assert!((moved - shift.length_m()).abs() < 0.5, "{moved}");
+    }
     // 3. cumulative distance re-based at the first visible point and rounded to 100 m
     let d: Vec<f64> = a.records.iter().filter_map(|r| r.distance_m).collect();
     assert_eq!(d[0], 0.0);
@@ -169,6 +193,7 @@ fn the_hidden_part_of_a_real_track_moved_anywhere_in_a_cell_is_the_whole_disk() 
     let orig = decode(ActivityFormat::Fit, "run.fit", &bytes).unwrap();
     let cfg = ZoneConfig {
         trim_m: 0.0,
+        displacement_max_m: 0.0,
         ..ZoneConfig::default()
     };
     let start = track(&orig)[0];
@@ -284,13 +309,15 @@ fn starts_scattered_across_a_cell_edge_keep_the_subjects_anchored_cell() {
     let grid = Grid::new(Some(KEY), "s", cfg.cell_m);
     let home = (50.85, 4.35);
     let c = grid.cell_centre(home.0, home.1);
-    // walk from the centre until the next cell begins, then 30 m on: a start just across
-    // the edge, still within 1.06·cell_m of the centre
+    // walk from the centre until the next cell begins (the edge lies between 0.87 and 1
+    // cell_m from it), then 15 m on: a start just across the edge, still within 1.06·cell_m
     let bearing = 0.3;
-    let across = (600..800)
+    let walk = (0.8 * cfg.cell_m) as i64..(1.2 * cfg.cell_m) as i64;
+    let across = walk
+        .clone()
         .map(|d| destination(c.0, c.1, bearing, d as f64))
         .find(|p| grid.cell_centre(p.0, p.1) != c)
-        .map(|p| destination(p.0, p.1, bearing, 30.0))
+        .map(|p| destination(p.0, p.1, bearing, 15.0))
         .unwrap();
     assert_ne!(grid.cell_centre(across.0, across.1), c);
     assert!(haversine_m(across.0, across.1, c.0, c.1) <= 1.06 * cfg.cell_m);
@@ -322,10 +349,10 @@ fn starts_scattered_across_a_cell_edge_keep_the_subjects_anchored_cell() {
     )
     .unwrap();
     let centre = grid.cell_centre(start.0, start.1);
-    let p = (600..800)
+    let p = walk
         .map(|d| destination(centre.0, centre.1, bearing, d as f64))
         .find(|p| grid.cell_centre(p.0, p.1) != centre)
-        .map(|p| destination(p.0, p.1, bearing, 30.0))
+        .map(|p| destination(p.0, p.1, bearing, 15.0))
         .unwrap();
     let mut moved = orig.clone();
     for r in &mut moved.records {
@@ -333,15 +360,83 @@ fn starts_scattered_across_a_cell_edge_keep_the_subjects_anchored_cell() {
         r.position_long = r.position_long.map(|v| v + p.1 - start.1);
     }
     let disk = hidden_disks(&[start], &cfg, Some(KEY), "s", None)[0];
+    // published positions are displaced: so is the disk they keep out of
+    let shift = Displacement::for_subject(&cfg, Some(KEY), "s").unwrap();
+    let centre = shift.apply((disk.lat, disk.long));
     for mut a in [orig, moved] {
         zone.apply_activity(&mut a, "s").unwrap();
         assert!(!a.records.is_empty());
         assert!(
             track(&a)
                 .iter()
-                .all(|q| haversine_m(q.0, q.1, disk.lat, disk.long) >= disk.radius_m)
+                .all(|q| haversine_m(q.0, q.1, centre.0, centre.1) >= disk.radius_m - 0.5)
         );
     }
+}
+
+#[test]
+fn a_subjects_positions_move_by_one_keyed_vector_and_nothing_else_changes() {
+    use datamin::privacy::PrivacyZone;
+    use datamin::udfs::PseudonymKey;
+    let bytes = shared("fitparse__Edge810-Vector-2013-08-16-15-35-10.fit");
+    let orig = decode(ActivityFormat::Fit, "ride.fit", &bytes).unwrap();
+    let key = || Some(PseudonymKey::new("t", KEY.to_vec()).unwrap());
+    let cfg = ZoneConfig::default();
+    let still = ZoneConfig {
+        displacement_max_m: 0.0,
+        ..cfg.clone()
+    };
+    let (zone, plain) = (
+        PrivacyZone::new(cfg.clone(), key()).unwrap(),
+        PrivacyZone::new(still, key()).unwrap(),
+    );
+    let run = |z: &PrivacyZone, subject: &str| {
+        let mut a = orig.clone();
+        z.apply_activity(&mut a, subject).unwrap();
+        a
+    };
+    let (a, b, other, base) = (
+        run(&zone, "s"),
+        run(&zone, "s"),
+        run(&zone, "t"),
+        run(&plain, "s"),
+    );
+    let vector = |x: &datamin::format::Activity| {
+        let (p, q) = (track(x)[0], track(&base)[0]);
+        (p.0 - q.0, p.1 - q.1)
+    };
+    // the same points are hidden; every published value but the positions is unchanged
+    assert_eq!(a.records.len(), base.records.len());
+    for (r, q) in a.records.iter().zip(&base.records) {
+        assert_eq!(
+            (r.timestamp_us, r.distance_m, r.heart_rate_bpm, r.altitude_m),
+            (q.timestamp_us, q.distance_m, q.heart_rate_bpm, q.altitude_m)
+        );
+    }
+    // one vector per subject, 100-700 m long: the same in a second activity, another for
+    // another subject
+    let shift = Displacement::for_subject(&cfg, Some(KEY), "s").unwrap();
+    for (p, q) in track(&a).iter().zip(track(&base)) {
+        assert_eq!(*p, shift.apply(q));
+    }
+    assert_eq!(track(&a), track(&b));
+    assert_ne!(vector(&other), vector(&a));
+    assert!((100.0..=700.0).contains(&shift.length_m()));
+    // the session's positions and bounding box are the displaced ones, its totals unchanged
+    let (s, t) = (&a.sessions[0], &base.sessions[0]);
+    let moved = |la: Option<f64>, lo: Option<f64>| la.zip(lo).map(|p| shift.apply(p));
+    assert_eq!(
+        s.start_position_lat.zip(s.start_position_long),
+        moved(t.start_position_lat, t.start_position_long)
+    );
+    assert_eq!(
+        s.nec_lat,
+        Some(track(&a).iter().map(|p| p.0).fold(f64::MIN, f64::max))
+    );
+    assert_eq!(
+        (s.total_distance_m, s.total_elapsed_time_s, s.total_ascent_m),
+        (t.total_distance_m, t.total_elapsed_time_s, t.total_ascent_m)
+    );
 }
 
 #[test]

@@ -22,6 +22,8 @@ const POLICY: &str = r#"
 radius_m = 50
 cell_m = 150
 trim_m = 0
+# positions stay where recorded, so the test can measure them against the true ends
+displacement_max_m = 0
 [tables.records]
 keep = ["timestamp", "position_lat", "position_long"]
 "#;

@@ -32,10 +32,11 @@ use datamin::format::{Activity, RecordRow};
 use datamin::udfs::geo::LocalFrame;
 
 /// Names of the attacks, in the order of [`attack`]'s estimates, then the mechanism-aware
-/// one and the three that know datamin's keyed cells: [`crate::likelihood`],
-/// [`crate::learned`] and [`crate::side_channel`] (reported as `side channel: <column>`,
-/// the column that worked best).
-pub const ATTACKS: [&str; 9] = [
+/// one and the four that know datamin's keyed cells and displacement: [`crate::likelihood`],
+/// [`crate::learned`], the displacement-aware step from the likelihood estimate
+/// ([`displacement_aware`]) and [`crate::side_channel`] (reported as
+/// `side channel: <column>`, the column that worked best).
+pub const ATTACKS: [&str; 10] = [
     "endpoint circle fit",
     "distance leakage",
     "naive centroid",
@@ -44,8 +45,33 @@ pub const ATTACKS: [&str; 9] = [
     "mechanism-aware",
     "maximum likelihood",
     "learned",
+    "displacement-aware",
     "side channel",
 ];
+
+/// The displacement-aware estimate: `estimate` (of the *displaced* home, as every attack on
+/// the published tracks alone gives) moved by the displacement's median length by area,
+/// `sqrt((min² + max²)/2)`, towards `bearing_rad` (the attacker's own random draw: the
+/// displacement's direction is uniform and keyed, so no direction is better than another).
+/// With no displacement (`max_m` = 0) the estimate is returned as it is.
+///
+/// Against an annulus `[min, max]` uniform by area, no guess beats the share
+/// `100² / (max² − min²)` of an exact estimate within 100 m; stepping off the estimate is
+/// how an attacker who knows the mechanism gets it (the estimate itself is always at least
+/// `min` away).
+pub fn displacement_aware(
+    estimate: Option<Point>,
+    min_m: f64,
+    max_m: f64,
+    bearing_rad: f64,
+) -> Option<Point> {
+    let r = if max_m > 0.0 {
+        ((min_m * min_m + max_m * max_m) / 2.0).sqrt()
+    } else {
+        0.0
+    };
+    estimate.map(|(x, y)| (x + r * bearing_rad.sin(), y + r * bearing_rad.cos()))
+}
 
 /// How far along the track from a visible end the heading attack takes its direction,
 /// metres.

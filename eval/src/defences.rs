@@ -34,6 +34,17 @@ impl Defence {
         }
     }
 
+    /// The displacement's smallest and largest length an attacker knows (from the policy),
+    /// metres; `(0, 0)` when positions are not displaced.
+    pub fn displacement_m(&self) -> (f64, f64) {
+        match self {
+            Defence::Datamin(c) if c.displacement_max_m > 0.0 => {
+                (c.displacement_min_m, c.displacement_max_m)
+            }
+            _ => (0.0, 0.0),
+        }
+    }
+
     /// The zone radius R an attacker knows (from the platform or the policy), metres; 0 for
     /// raw data.
     pub fn radius_m(&self) -> f64 {

@@ -7,13 +7,15 @@
 //! subject gets a secret home and activities taken from real activity files, rotated by a
 //! random angle and moved so that they start at the home and end there too. A [`Defence`]
 //! is applied ([`defences`]): raw data, a platform-style zone centred on the home, or
-//! datamin's `privacy_zone` rule. Then nine attacks run on what it publishes: three
+//! datamin's `privacy_zone` rule. Then ten attacks run on what it publishes: three
 //! published ones (endpoint circle fit, distance leakage, naive centroid), three aimed at
 //! datamin's earlier offset design (offset-aware centroid, heading extrapolation,
-//! mechanism-aware; [`attacks`]), and three that know the keyed cells and their parameters,
-//! not the key: a maximum-likelihood search over candidate homes ([`likelihood`]), a learned
-//! attacker trained on subjects it simulates and publishes itself ([`learned`]), and a sweep
-//! of every published column for a side channel ([`side_channel`]). An attack succeeds on a
+//! mechanism-aware; [`attacks`]), and four that know the keyed cells, the displacement and
+//! their parameters, not the key: a maximum-likelihood search over candidate homes
+//! ([`likelihood`]), a learned attacker trained on subjects it simulates and publishes
+//! itself ([`learned`]), a displacement-aware step away from the likelihood estimate
+//! ([`attacks::displacement_aware`]), and a sweep of every published column for a side
+//! channel ([`side_channel`]). An attack succeeds on a
 //! subject when its estimate is within 22.95 m (Dhondt et al.'s threshold), 100 m or 200 m of
 //! the nearest protected place (home, or workplace of a commuter; [`report`]).
 //!
@@ -32,7 +34,7 @@ pub mod report;
 pub mod side_channel;
 pub mod synthesis;
 
-use datamin::privacy::{CELL_M, TRIM_M, ZoneConfig};
+use datamin::privacy::{CELL_M, DISPLACEMENT_MAX_M, DISPLACEMENT_MIN_M, TRIM_M, ZoneConfig};
 
 pub use attacks::{ATTACKS, EndGeometry, Line, Point};
 pub use defences::{Defence, publish};
@@ -68,6 +70,10 @@ pub struct EvalOptions {
     pub cell_m: f64,
     /// Largest keyed extra path length hidden beyond each zone boundary, metres.
     pub trim_m: f64,
+    /// Smallest length of datamin's keyed per-subject displacement, metres.
+    pub displacement_min_m: f64,
+    /// Largest length of the displacement, metres (0: off).
+    pub displacement_max_m: f64,
     /// Seed of the synthetic data (homes, track choice, rotation) and of the key.
     pub seed: u64,
     /// Number of subjects the learned attacker simulates to train on (its own, with the
@@ -85,6 +91,8 @@ impl Default for EvalOptions {
             distance_quantum_m: 100.0,
             cell_m: CELL_M,
             trim_m: TRIM_M,
+            displacement_min_m: DISPLACEMENT_MIN_M,
+            displacement_max_m: DISPLACEMENT_MAX_M,
             seed: 1,
             attacker_subjects: 200,
         }
@@ -105,6 +113,8 @@ impl EvalOptions {
                 distance_quantum_m: self.distance_quantum_m,
                 cell_m: self.cell_m,
                 trim_m: self.trim_m,
+                displacement_min_m: self.displacement_min_m,
+                displacement_max_m: self.displacement_max_m,
                 ..ZoneConfig::default()
             }),
         ]

@@ -7,14 +7,14 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
-use datamin::privacy::{CELL_M, TRIM_M};
+use datamin::privacy::{CELL_M, DISPLACEMENT_MAX_M, DISPLACEMENT_MIN_M, TRIM_M};
 use datamin_eval::{DEFAULT_INPUT, EvalOptions};
 
 /// Measure how well home-location attacks work on the output of a privacy zone.
 ///
 /// Builds synthetic subjects (secret home + real tracks from INPUT, out and back from
 /// home), publishes them raw, behind a Strava-style zone, and behind datamin's
-/// privacy_zone rule, and runs nine attacks on each (three published, six aimed at
+/// privacy_zone rule, and runs ten attacks on each (three published, seven aimed at
 /// datamin's own design).
 #[derive(Parser)]
 #[command(
@@ -44,6 +44,12 @@ struct Cli {
     /// Largest keyed extra path length hidden beyond each zone boundary, metres.
     #[arg(long, default_value_t = TRIM_M)]
     trim_m: f64,
+    /// Smallest length of the keyed per-subject displacement of published positions, metres.
+    #[arg(long, default_value_t = DISPLACEMENT_MIN_M)]
+    displacement_min_m: f64,
+    /// Largest length of the displacement, metres (0: positions are not displaced).
+    #[arg(long, default_value_t = DISPLACEMENT_MAX_M)]
+    displacement_max_m: f64,
     /// Seed of the synthetic data (homes, track choice, rotation).
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -60,6 +66,11 @@ fn options(cli: &Cli) -> Result<EvalOptions, &'static str> {
     if !(cli.cell_m >= 0.0 && cli.trim_m >= 0.0 && cli.radius_m >= 0.0) {
         return Err("--cell-m, --trim-m and --radius-m take metres >= 0");
     }
+    if !(cli.displacement_min_m >= 0.0 && cli.displacement_max_m >= 0.0)
+        || (cli.displacement_max_m > 0.0 && cli.displacement_min_m > cli.displacement_max_m)
+    {
+        return Err("--displacement-min-m and --displacement-max-m take metres, 0 <= min <= max");
+    }
     Ok(EvalOptions {
         input: cli.input.clone(),
         subjects: cli.subjects,
@@ -68,6 +79,8 @@ fn options(cli: &Cli) -> Result<EvalOptions, &'static str> {
         distance_quantum_m: cli.distance_quantum_m,
         cell_m: cli.cell_m,
         trim_m: cli.trim_m,
+        displacement_min_m: cli.displacement_min_m,
+        displacement_max_m: cli.displacement_max_m,
         seed: cli.seed,
         attacker_subjects: cli.attacker_subjects,
     })
@@ -141,6 +154,10 @@ mod tests {
             "900",
             "--trim-m",
             "10",
+            "--displacement-min-m",
+            "50",
+            "--displacement-max-m",
+            "300",
             "--seed",
             "7",
             "--attacker-subjects",
@@ -158,12 +175,16 @@ mod tests {
                 distance_quantum_m: 50.0,
                 cell_m: 900.0,
                 trim_m: 10.0,
+                displacement_min_m: 50.0,
+                displacement_max_m: 300.0,
                 seed: 7,
                 attacker_subjects: 30,
             }
         );
         assert!(cli.json);
         let bad = Cli::parse_from(["datamin-eval", "--cell-m=-1"]);
+        assert!(options(&bad).is_err());
+        let bad = Cli::parse_from(["datamin-eval", "--displacement-min-m=800"]);
         assert!(options(&bad).is_err());
     }
 }

@@ -3,11 +3,11 @@
 use datamin::udfs::geo::LocalFrame;
 use serde::Serialize;
 
-use crate::attacks::{ATTACKS, Point, attack, mechanism_aware};
+use crate::attacks::{ATTACKS, Point, attack, displacement_aware, mechanism_aware};
 use crate::defences::{Defence, publish};
 use crate::learned::{Attacker, Observed, nearest};
 use crate::side_channel::{COLUMNS, estimate};
-use crate::synthesis::Subject;
+use crate::synthesis::{SplitMix64, Subject};
 
 /// An attack succeeds on a subject when its estimate is within this distance of the nearest
 /// protected place (Dhondt et al.'s threshold), metres.
@@ -125,6 +125,8 @@ fn evaluate_one(
     let mut geometry = Vec::new();
     let mut all_places = Vec::new();
     let (mut kept, mut total, mut dist_err, mut n_sessions) = (0usize, 0usize, 0.0, 0usize);
+    // the displacement-aware attacker's own random bearings
+    let mut ring = SplitMix64::new(0x5eed_d15c);
     for s in subjects {
         let published = publish(s, d, key);
         total += s.activities.iter().map(|a| a.records.len()).sum::<usize>();
@@ -147,8 +149,12 @@ fn evaluate_one(
         }
         geometry.push(g);
         let o = Observed::new(&published, &frame, &attacker.mechanism);
-        errs[6].push(err(attacker.ml(&o)));
+        let ml = attacker.ml(&o);
+        errs[6].push(err(ml));
         errs[7].push(err(attacker.learned(&o, &published)));
+        let (lo, hi) = d.displacement_m();
+        let bearing = std::f64::consts::TAU * ring.next_f64();
+        errs[8].push(err(displacement_aware(ml, lo, hi, bearing)));
         for (c, e) in estimate(&attacker.side, &published, &o)
             .into_iter()
             .enumerate()
@@ -167,7 +173,7 @@ fn evaluate_one(
     let side_channels: Vec<AttackOutcome> = side
         .into_iter()
         .zip(COLUMNS)
-        .map(|(e, c)| outcome(format!("{}: {c}", ATTACKS[8]), e))
+        .map(|(e, c)| outcome(format!("{}: {c}", ATTACKS[ATTACKS.len() - 1]), e))
         .collect();
     let best = side_channels
         .iter()

@@ -70,28 +70,26 @@ fn attacks_fail_on_datamin_zones_and_succeed_on_platform_zones() {
         "platform circle fit {}",
         within100(1, 0)
     );
-    for a in [6, 8] {
+    for a in [6, 8, 9] {
         assert!(
             within100(1, a) >= 0.9,
             "platform {}",
             res[1].attacks[a].attack
         );
     }
-    // datamin: the target is at most 5% within 100 m for every attack. KNOWN LEAK: it does
-    // not hold for all of them. On 100 subjects × 10 activities (seed 1) the maximum-
-    // likelihood attack (heading lines confined to the disk) finds 25% within 100 m, the
-    // learned one 12%, heading extrapolation 9% (chance: about 2.5%). On these 20 subjects
-    // the endpoint circle fit, learned attack and side channel land 2–3 of 20 within 100 m;
-    // they are bounded at 20% here so that a regression shows, until the zone is fixed.
+    // datamin: every attack locates at most 5% of homes within 100 m on the full runs
+    // (README: 200 × 10 and 100 × 30, three seeds; the displacement bounds any attack at
+    // 2.1% per protected place). On these 20 subjects one success is 5%: at most two are
+    // allowed, so that a change that weakens the zone (the hiding alone lets the
+    // maximum-likelihood attack find a quarter of the homes) fails here.
     for (a, name) in ATTACKS.iter().enumerate() {
-        let max = if [0, 6, 7, 8].contains(&a) { 0.2 } else { 0.05 };
         assert!(
-            within100(2, a) <= max,
+            within100(2, a) <= 0.1,
             "datamin: {} ({name}) succeeds for {}",
             res[2].attacks[a].attack,
             within100(2, a)
         );
     }
-    // the price: these short tracks lose most points (about 35% kept on the full set)
-    assert!(res[2].points_kept > 0.2, "{}", res[2].points_kept);
+    // the price: about 74% of the points are kept on the full set, more on these tracks
+    assert!(res[2].points_kept > 0.75, "{}", res[2].points_kept);
 }

@@ -210,7 +210,16 @@ impl Policy {
                  --   (every point within {r} m of the cell), plus a keyed path length < {t} m beyond each zone edge;\n\
                  --   {n} explicit zone(s); distances re-based at the first visible point and rounded to {q} m;\n\
                  --   session positions, bounding boxes and totals recomputed from the visible points; laps of\n\
-                 --   activities that lost points and activities.time_created removed\n",
+                 --   activities that lost points and activities.time_created removed;\n\
+                 --   {disp}\n",
+                disp = if z.displacement_max_m > 0.0 {
+                    format!(
+                        "every published position of a subject moved by one keyed vector of {} to {} m",
+                        z.displacement_min_m, z.displacement_max_m
+                    )
+                } else {
+                    "positions published where they were recorded (no displacement)".to_string()
+                },
                 r = z.radius_m,
                 c = z.cell_m,
                 area = z.cell_area_m2() / 1e6,

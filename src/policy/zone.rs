@@ -15,6 +15,8 @@ pub(crate) struct RawZone {
     distance_quantum_m: Option<Spanned<f64>>,
     cell_m: Option<Spanned<f64>>,
     trim_m: Option<Spanned<f64>>,
+    displacement_min_m: Option<Spanned<f64>>,
+    displacement_max_m: Option<Spanned<f64>>,
     #[serde(default)]
     zones: Vec<Spanned<RawExplicitZone>>,
 }
@@ -73,6 +75,36 @@ pub(crate) fn validate_zone(
     }
     if let Some(v) = number(&z.trim_m, "trim_m", 0.0..=100_000.0, metres)? {
         cfg.trim_m = v;
+    }
+    if let Some(v) = number(
+        &z.displacement_min_m,
+        "displacement_min_m",
+        0.0..=100_000.0,
+        metres,
+    )? {
+        cfg.displacement_min_m = v;
+    }
+    if let Some(v) = number(
+        &z.displacement_max_m,
+        "displacement_max_m",
+        0.0..=100_000.0,
+        metres,
+    )? {
+        cfg.displacement_max_m = v;
+    }
+    if cfg.displacement_max_m > 0.0 && cfg.displacement_min_m > cfg.displacement_max_m {
+        let at = z
+            .displacement_min_m
+            .as_ref()
+            .or(z.displacement_max_m.as_ref());
+        return Err(cx.err(
+            at.map(Spanned::span),
+            "privacy_zone.displacement_min_m",
+            format!(
+                "displacement_min_m ({}) must not exceed displacement_max_m ({})",
+                cfg.displacement_min_m, cfg.displacement_max_m
+            ),
+        ));
     }
     for (i, e) in z.zones.into_iter().enumerate() {
         let sp = e.span();

@@ -29,15 +29,24 @@
 //!    of (their boundaries sit at fixed distances or times from the hidden start, which is
 //!    what Dhondt et al.'s distance attack needs); `activities.time_created` is removed and
 //!    `start_time`/`end_time`/`record_count` describe the visible samples.
+//! 5. **Keyed displacement.** Every published position of a subject (records, and the
+//!    positions and bounding boxes of laps and sessions, which are recomputed from them) is
+//!    moved by one vector per subject, uniform by area in an annulus of
+//!    [`ZoneConfig::displacement_min_m`]..[`ZoneConfig::displacement_max_m`] ([`displace`]),
+//!    so that what the visible tracks say about where they began locates only the displaced
+//!    home. Shapes, distances, speeds and times are unchanged.
 //!
 //! Records without a position take the hidden state of the last positioned record before
 //! them (hidden before the first visible one), so time-only samples near home go too.
 //!
-//! What an attacker still learns is the cell (about `3√3/2·cell_m²`) and whatever the
-//! visible tracks' exits and headings say about where inside it the tracks began;
-//! `docs/principles.md` states the argument, its limits and the measured attacks.
+//! What the visible tracks' exits and headings say about where inside its cell a home lies
+//! points at the displaced home; the home itself stays uniform over the displacement's
+//! annulus around it (`π·(max² − min²)`, 1.51 km² by default) for an attacker who cannot tie
+//! a published track to the ground. `docs/principles.md` states the argument, its limits
+//! and the measured attacks.
 
 pub mod cells;
+pub mod displace;
 pub mod mask;
 mod operator;
 pub mod summary;
@@ -75,21 +84,37 @@ pub struct ZoneConfig {
     /// Circumradius (= side) of the keyed hexagonal cells, metres (0: no cells; the zone is
     /// then a plain circle of radius R around the start/end, as platforms do, and offers
     /// no protection against circle fitting). The home is hidden among all points of its
-    /// cell, `3√3/2 · cell_m²` m² (1.27 km² at 700 m).
+    /// cell, `3√3/2 · cell_m²` m² (0.65 km² at the default 500 m).
     pub cell_m: f64,
     /// Beyond every zone boundary a track crosses, hide a further keyed random stretch of
     /// path, uniform in `[0, trim_m)` metres and drawn per activity and crossing (needs the
     /// key; 0: off).
     pub trim_m: f64,
+    /// Smallest length of the keyed per-subject displacement of every published position,
+    /// metres ([`displace`]).
+    pub displacement_min_m: f64,
+    /// Largest length of the keyed per-subject displacement, metres (0: positions are
+    /// published where they were recorded). The length is uniform by area in
+    /// `[displacement_min_m, displacement_max_m]`, the direction uniform.
+    pub displacement_max_m: f64,
     /// Explicit zones: hidden as if an activity started at their centre, with their radius
     /// as the margin.
     pub zones: Vec<ExplicitZone>,
 }
 
 impl ZoneConfig {
-    /// Whether the rule draws from the secret key (the cells' grid or the trimming).
+    /// Whether the rule draws from the secret key (the cells' grid, the trimming or the
+    /// displacement).
     pub fn is_keyed(&self) -> bool {
-        self.cell_m > 0.0 || self.trim_m > 0.0
+        self.cell_m > 0.0 || self.trim_m > 0.0 || self.displacement_max_m > 0.0
+    }
+
+    /// Area of the annulus the displacement is drawn from, m²
+    /// (`π·(displacement_max_m² − displacement_min_m²)`): the region over which a home stays
+    /// uniformly uncertain around an exact estimate of its displaced position.
+    pub fn displacement_area_m2(&self) -> f64 {
+        std::f64::consts::PI
+            * (self.displacement_max_m.powi(2) - self.displacement_min_m.powi(2)).max(0.0)
     }
 
     /// Radius of the hidden disk around a cell centre for margin `margin_m`, metres:
@@ -114,16 +139,24 @@ impl Default for ZoneConfig {
             distance_quantum_m: 100.0,
             cell_m: CELL_M,
             trim_m: TRIM_M,
+            displacement_min_m: DISPLACEMENT_MIN_M,
+            displacement_max_m: DISPLACEMENT_MAX_M,
             zones: Vec::new(),
         }
     }
 }
 
 /// Default [`ZoneConfig::cell_m`], metres.
-pub const CELL_M: f64 = 700.0;
+pub const CELL_M: f64 = 500.0;
 
 /// Default [`ZoneConfig::trim_m`], metres.
-pub const TRIM_M: f64 = 300.0;
+pub const TRIM_M: f64 = 150.0;
+
+/// Default [`ZoneConfig::displacement_min_m`], metres.
+pub const DISPLACEMENT_MIN_M: f64 = 100.0;
+
+/// Default [`ZoneConfig::displacement_max_m`], metres.
+pub const DISPLACEMENT_MAX_M: f64 = 700.0;
 
 /// Two numbers uniform in [0, 1) from `HMAC-SHA256(key, domain || parts...)`.
 pub(crate) fn keyed_uniform(key: &[u8], domain: &[u8], parts: &[&[u8]]) -> (f64, f64) {

@@ -23,6 +23,7 @@ use datafusion::common::{Result, plan_err};
 use datamin_udfs::PseudonymKey;
 
 use super::cells::Cell;
+use super::displace::Displacement;
 use super::mask::{LatLong, visible};
 use super::summary::{VisibleTrack, recompute_lap, recompute_session};
 use super::{ZoneConfig, ZoneStats};
@@ -321,7 +322,22 @@ pub fn zone_activity(
     let positions: Vec<Option<LatLong>> = lat.iter().zip(&long).map(|(a, o)| a.zip(*o)).collect();
     let keep = visible(&positions, cfg, key, subject, activity_id, anchors);
     let mask = BooleanArray::from(keep);
-    let kept = filter_record_batch(records, &mask)?;
+    let mut kept = filter_record_batch(records, &mask)?;
+    // every published position of the subject moves by its keyed vector
+    let shift = Displacement::for_subject(cfg, key, subject);
+    let visible_positions: Vec<Option<LatLong>> = positions
+        .iter()
+        .zip(mask.values().iter())
+        .filter_map(|(p, k)| k.then_some(p.map(|p| shift.map_or(p, |d| d.apply(p)))))
+        .collect();
+    if shift.is_some() {
+        let (la, lo): (Vec<_>, Vec<_>) = visible_positions
+            .iter()
+            .map(|p| (p.map(|p| p.0), p.map(|p| p.1)))
+            .unzip();
+        kept = replace_column(&kept, "position_lat", Arc::new(Float64Array::from(la)))?;
+        kept = replace_column(&kept, "position_long", Arc::new(Float64Array::from(lo)))?;
+    }
 
     // re-base the cumulative distance at the first visible sample and round it
     let quant = |d: f64| {
@@ -352,11 +368,7 @@ pub fn zone_activity(
 
     let track = VisibleTrack {
         timestamp_us: times_us(&kept, "timestamp")?,
-        position: positions
-            .iter()
-            .zip(mask.values().iter())
-            .filter_map(|(p, k)| k.then_some(*p))
-            .collect(),
+        position: visible_positions,
         raw_distance_m: raw_distance,
         speed_m_s: f64s(&kept, "speed_m_s")?,
         altitude_m: f64s(&kept, "altitude_m")?,
