@@ -147,6 +147,8 @@ async fn via_run() -> [RecordBatch; 3] {
     };
     let s = run(&m, &opts).await.unwrap();
     assert_eq!(s.privacy_zone.unwrap().records_hidden, 67);
+    // the TCX file names its device (UnitId): that is its subject
+    assert_eq!(s.privacy_zone.unwrap().activities_without_subject, 0);
     ["records", "laps", "sessions"].map(|t| {
         let f = std::fs::File::open(dir.path().join(t).join("part-00000-00000.parquet")).unwrap();
         let r =

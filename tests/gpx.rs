@@ -390,6 +390,44 @@ async fn run_decodes_gzipped_and_gpx_files_and_lists_stray_files_as_skipped() {
     assert!(again.render().contains("skipped "), "{}", again.render());
 }
 
+#[tokio::test]
+async fn a_gpx_file_outside_a_subject_folder_is_zoned_alone_and_the_summary_says_so() {
+    // GPX names no device: without a subject=<id> folder the file is its own subject, so its
+    // displacement is not shared with the person's other files
+    let policy = "[privacy_zone]\n[tables.records]\nkeep = [\"timestamp\", \"position_lat\"]\n";
+    let key =
+        datamin::udfs::PseudonymKey::new("t", b"gpx-zone-test-key-0123456789".to_vec()).unwrap();
+    let m = Minimizer::new(Policy::parse("inline", policy).unwrap(), Some(key)).unwrap();
+    for (folder, unknown) in [("plain", 1), ("subject=s1", 0)] {
+        let dir = tempfile::tempdir().unwrap();
+        let input = dir.path().join("in").join(folder);
+        std::fs::create_dir_all(&input).unwrap();
+        std::fs::write(
+            input.join("c.gpx"),
+            read("gpx/gpxpy__around-visnjan-with-car.gpx"),
+        )
+        .unwrap();
+        let s = run(
+            &m,
+            &RunOptions {
+                input: dir.path().join("in").to_string_lossy().into_owned(),
+                output: dir.path().join("out").to_string_lossy().into_owned(),
+                ..RunOptions::default()
+            },
+        )
+        .await
+        .unwrap();
+        let z = s.privacy_zone.unwrap();
+        assert_eq!(z.activities_without_subject, unknown, "{folder}");
+        assert_eq!(
+            s.render().contains("1 activities without a subject"),
+            unknown == 1,
+            "{}",
+            s.render()
+        );
+    }
+}
+
 async fn sql(ctx: &datafusion::prelude::SessionContext, q: &str) -> Vec<RecordBatch> {
     datamin::sql::run_script(ctx, q)
         .await

@@ -155,6 +155,11 @@ async fn a_restarted_run_keeps_the_subjects_anchored_cell() {
     std::fs::write(input.join("b.tcx"), moved).unwrap();
     let s = run(&minimizer(), &opts).await.unwrap();
     assert!(s.privacy_zone.unwrap().records_hidden > 0);
+    assert_eq!(
+        s.privacy_zone.unwrap().activities_without_subject,
+        0,
+        "subject=s1"
+    );
     assert!(output.join("_checkpoint/state/privacy_zone/1").exists());
     let pts = positions(&output.join("records"), 1);
     assert!(!pts.is_empty());

@@ -179,6 +179,10 @@ pub struct ZoneStats {
     pub records_hidden: usize,
     /// Laps removed (no visible record left).
     pub laps_removed: usize,
+    /// Activities whose subject was unknown (no `subject` column, no `subject=<id>` folder,
+    /// no device serial number): each was zoned as its own subject, so its cells, anchors
+    /// and displacement are not shared with the person's other activities.
+    pub activities_without_subject: usize,
 }
 
 impl ZoneStats {
@@ -187,6 +191,7 @@ impl ZoneStats {
         self.records_in += other.records_in;
         self.records_hidden += other.records_hidden;
         self.laps_removed += other.laps_removed;
+        self.activities_without_subject += other.activities_without_subject;
     }
 }
 

@@ -220,6 +220,9 @@ impl PrivacyZone {
                 zone_activity(&self.cfg, key, &subject, id, &r, &l, &s, Some(mine))?
             };
             stats.add(&z.stats);
+            if subject.starts_with(UNKNOWN_SUBJECT) {
+                stats.activities_without_subject += 1;
+            }
             spans.insert(id.clone(), z.span);
             out.push(Table::Records, z.records);
             out.push(Table::Laps, z.laps);
@@ -296,9 +299,12 @@ fn subject_of(records: &RecordBatch, activity_id: &str, serial: Option<i64>) -> 
     }
     match serial {
         Some(s) => format!("serial:{s}"),
-        None => format!("activity:{activity_id}"),
+        None => format!("{UNKNOWN_SUBJECT}{activity_id}"),
     }
 }
+
+/// Prefix of the subject of an activity whose subject is unknown (see [`subject_of`]).
+const UNKNOWN_SUBJECT: &str = "activity:";
 
 /// Applies the zone to one activity: `records`, `laps` and `sessions` hold only its rows
 /// (records in time order). `key` is the secret for the keyed parts; `anchors` the cells
@@ -405,6 +411,7 @@ pub fn zone_activity(
             records_in: records.num_rows(),
             records_hidden: records.num_rows() - kept.num_rows(),
             laps_removed,
+            activities_without_subject: 0,
         },
         records: out_records,
         laps: out_laps,

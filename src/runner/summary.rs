@@ -165,6 +165,12 @@ impl RunSummary {
                 100.0 * z.records_hidden as f64 / z.records_in.max(1) as f64,
                 z.laps_removed
             ));
+            if z.activities_without_subject > 0 {
+                s.push_str(&format!(
+                    "  privacy_zone: {} activities without a subject (no subject=<id> folder or device serial), each zoned alone: their displacement is not shared\n",
+                    z.activities_without_subject
+                ));
+            }
         }
         if self.policy_versions.len() > 1 {
             for (batch, sha) in &self.policy_versions {
