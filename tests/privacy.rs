@@ -451,7 +451,25 @@ fn developer_fields_of_a_zoned_activity_are_removed() {
             value: r.distance_m,
         }];
     }
+    let orig = a.clone();
     let stats = apply_zone(&mut a, &ZoneConfig::default(), Some(KEY), "subject-1").unwrap();
     assert!(stats.records_hidden > 0 && !a.records.is_empty());
     assert!(a.records.iter().all(|r| r.developer_fields.is_empty()));
+    // an activity the zone hides nothing of (no automatic zones here): its app fields stay,
+    // unless positions are displaced (an app field may hold a position)
+    for (displacement_max_m, kept) in [(0.0, true), (700.0, false)] {
+        let cfg = ZoneConfig {
+            radius_m: 0.0,
+            displacement_max_m,
+            ..ZoneConfig::default()
+        };
+        let mut b = orig.clone();
+        let stats = apply_zone(&mut b, &cfg, Some(KEY), "subject-1").unwrap();
+        assert_eq!(stats.records_hidden, 0);
+        assert_eq!(
+            b.records.iter().all(|r| !r.developer_fields.is_empty()),
+            kept,
+            "displacement up to {displacement_max_m} m"
+        );
+    }
 }

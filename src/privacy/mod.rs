@@ -198,7 +198,8 @@ impl ZoneStats {
 /// Applies the zone to one decoded activity in place, for `subject`, without anchors (each
 /// end uses its own cell; [`PrivacyZone::apply_activity`] keeps a subject's anchors across
 /// activities and is what the pipeline does). `key` is required for the keyed parts
-/// ([`ZoneConfig::is_keyed`]); without it the grid is unkeyed and trimming is off.
+/// ([`ZoneConfig::is_keyed`]); without it the grid is unkeyed, trimming is off and nothing
+/// is displaced.
 /// `info.time_created_us` is removed as [`PrivacyZone::apply`] removes
 /// `activities.time_created`.
 ///

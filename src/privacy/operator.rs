@@ -363,9 +363,11 @@ pub fn zone_activity(
     )));
     let mut out_records = replace_column(&kept, "distance_m", rebased)?;
     // Developer fields are app-defined (a Connect IQ field may be a cumulative distance or
-    // time since the start): nothing says they do not depend on the hidden part, so they
-    // are removed (NULL) from every record of an activity that lost samples.
-    if kept.num_rows() < records.num_rows()
+    // time since the start, or a position): nothing says they do not depend on the hidden
+    // part, so they are removed (NULL) from every record of an activity that lost samples;
+    // and nothing can displace a position hidden in one, so with the displacement on they
+    // are removed from every record.
+    if (kept.num_rows() < records.num_rows() || shift.is_some())
         && let Some(c) = out_records.column_by_name("developer_fields")
     {
         let nulls = datafusion::arrow::array::new_null_array(c.data_type(), kept.num_rows());
