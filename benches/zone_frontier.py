@@ -15,10 +15,10 @@ Runs `datamin-eval --json` over a grid of zone settings (`cell_m` x `trim_m` x d
 
 Usage (from the checkout, `../shared/data` beside it; needs `pip install matplotlib`):
 
-    cargo build --release -p datamin-eval
+    cargo build --workspace            # the evaluation crate is optimized in the dev profile
     python3 benches/zone_frontier.py [--subjects 100] [--activities 10] [--seeds 1,2]
         [--cells 0,300,500,700,900] [--trims 0,150,300] [--displacements 0:0,100:300,100:500,100:700]
-        [--eval target/release/datamin-eval]
+        [--eval target/debug/datamin-eval] [--from-json docs/zone_frontier.json]
 
 `--displacements` lists `min:max` lengths of the keyed per-subject displacement, metres
 (`0:0`: positions not displaced). The table in docs/ comes from the defaults (100 subjects x
@@ -54,7 +54,7 @@ def run_eval(exe, subjects, activities, seed, cell, trim, disp, radius, attacker
 def measure(a):
     """Runs every setting of the grid over every seed; one row per setting."""
     if not os.path.exists(a.eval):
-        sys.exit(f"{a.eval} not found: cargo build --release -p datamin-eval")
+        sys.exit(f"{a.eval} not found: cargo build --workspace")
     seeds = [int(s) for s in a.seeds.split(",")]
     disps = [tuple(float(x) for x in d.split(":")) for d in a.displacements.split(",")]
     if (0.0, 0.0) not in disps:
@@ -182,7 +182,7 @@ def main():
     ap.add_argument("--radius", type=float, default=200.0)
     ap.add_argument("--attacker-subjects", type=int, default=200,
                     help="training subjects of the learned and calibrated attacks")
-    ap.add_argument("--eval", default=os.path.join(ROOT, "target/release/datamin-eval"))
+    ap.add_argument("--eval", default=os.path.join(ROOT, "target/debug/datamin-eval"))
     ap.add_argument("--out", default=os.path.join(ROOT, "docs"))
     ap.add_argument("--from-json", help="re-render from a zone_frontier.json instead of measuring")
     a = ap.parse_args()
