@@ -212,7 +212,7 @@ impl PrivacyZone {
                 Ok(take_record_batch(b, &UInt32Array::from(idx))?)
             };
             let (r, l, s) = (pick(0, &records)?, pick(1, &laps)?, pick(2, &sessions)?);
-            let subject = subject_of(&r, id, serials.get(id).copied().flatten());
+            let (subject, known) = subject_of(&r, id, serials.get(id).copied().flatten());
             let key = self.key.as_ref().map(PseudonymKey::secret_bytes);
             let z = {
                 let mut anchors = self.anchors.lock().expect("zone anchors");
@@ -220,9 +220,7 @@ impl PrivacyZone {
                 zone_activity(&self.cfg, key, &subject, id, &r, &l, &s, Some(mine))?
             };
             stats.add(&z.stats);
-            if subject.starts_with(UNKNOWN_SUBJECT) {
-                stats.activities_without_subject += 1;
-            }
+            stats.activities_without_subject += usize::from(!known);
             spans.insert(id.clone(), z.span);
             out.push(Table::Records, z.records);
             out.push(Table::Laps, z.laps);
@@ -285,26 +283,24 @@ fn serial_numbers(activities: &[RecordBatch]) -> Result<HashMap<String, Option<i
 
 /// The subject whose keyed zone parameters an activity uses: its `subject` column, else a
 /// Hive-style `subject=<id>` segment of its `source_file`, else `serial:<device serial>`,
-/// else `activity:<activity_id>`.
-fn subject_of(records: &RecordBatch, activity_id: &str, serial: Option<i64>) -> String {
+/// else `activity:<activity_id>`; and whether it is known (`false` for the last: the
+/// activity is then its own subject).
+fn subject_of(records: &RecordBatch, activity_id: &str, serial: Option<i64>) -> (String, bool) {
     if let Some(s) = first_string(records, "subject") {
-        return s;
+        return (s, true);
     }
     if let Some(seg) = first_string(records, "source_file").and_then(|f| {
         f.split('/')
             .find_map(|s| s.strip_prefix("subject="))
             .map(str::to_string)
     }) {
-        return seg;
+        return (seg, true);
     }
     match serial {
-        Some(s) => format!("serial:{s}"),
-        None => format!("{UNKNOWN_SUBJECT}{activity_id}"),
+        Some(s) => (format!("serial:{s}"), true),
+        None => (format!("activity:{activity_id}"), false),
     }
 }
-
-/// Prefix of the subject of an activity whose subject is unknown (see [`subject_of`]).
-const UNKNOWN_SUBJECT: &str = "activity:";
 
 /// Applies the zone to one activity: `records`, `laps` and `sessions` hold only its rows
 /// (records in time order). `key` is the secret for the keyed parts; `anchors` the cells
