@@ -125,8 +125,9 @@ fn evaluate_one(
     let mut geometry = Vec::new();
     let mut all_places = Vec::new();
     let (mut kept, mut total, mut dist_err, mut n_sessions) = (0usize, 0usize, 0.0, 0usize);
-    // the displacement-aware attacker's own random bearings
+    // the displacement-aware attacker's own random bearings, and what it knows of the policy
     let mut ring = SplitMix64::new(0x5eed_d15c);
+    let (lo, hi) = d.displacement_m();
     for s in subjects {
         let published = publish(s, d, key);
         total += s.activities.iter().map(|a| a.records.len()).sum::<usize>();
@@ -152,7 +153,6 @@ fn evaluate_one(
         let ml = attacker.ml(&o);
         errs[6].push(err(ml));
         errs[7].push(err(attacker.learned(&o, &published)));
-        let (lo, hi) = d.displacement_m();
         let bearing = std::f64::consts::TAU * ring.next_f64();
         errs[8].push(err(displacement_aware(ml, lo, hi, bearing)));
         for (c, e) in estimate(&attacker.side, &published, &o)
