@@ -1,7 +1,8 @@
 //! The whole batch run (list, decode on all cores, policy views, Parquet) against the bare
-//! single-threaded decode of the same files. Target (issue #2): run time ≤ 1.5 × bare decode.
+//! single-threaded decode of the same files. Target: run time ≤ 1.5 × bare decode.
 //!
-//! `cargo bench --bench run`.
+//! `cargo bench --bench run`; with `DATAMIN_LOG=datamin=debug` each batch logs its split
+//! (decode, minimize, write) to stderr.
 
 use std::path::PathBuf;
 
@@ -15,6 +16,12 @@ use datamin::runner::{RunOptions, run};
 mod common;
 
 fn bench(c: &mut Criterion) {
+    if let Ok(filter) = tracing_subscriber::EnvFilter::try_from_env("DATAMIN_LOG") {
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .init();
+    }
     let corpus = common::fit_corpus();
     let bytes: u64 = corpus.iter().map(|(_, b)| b.len() as u64).sum();
     let dir = tempfile::tempdir().unwrap();
@@ -60,6 +67,10 @@ fn bench(c: &mut Criterion) {
                     .join(format!("out{i}"))
                     .to_string_lossy()
                     .into_owned(),
+                jobs: std::env::var("BENCH_JOBS")
+                    .ok()
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(0),
                 ..RunOptions::default()
             };
             rt.block_on(run(&minimizer, &opts)).unwrap()

@@ -31,7 +31,7 @@ pub mod policy;
 pub mod policy_view;
 pub mod privacy;
 pub mod runner;
-pub mod schema;
+pub use datamin_decode::schema;
 pub mod sink;
 pub mod source;
 pub mod sql;

@@ -274,7 +274,7 @@ fn mutated_fit_files_never_panic_error_with_an_offset_and_stay_within_memory() {
 fn the_decoder_never_writes_to_stdout_or_stderr() {
     // no print macro anywhere in the decoder's sources (it reports through warnings and
     // errors only)
-    let mut dirs = vec![PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("src/format/fit")];
+    let mut dirs = vec![PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("decode/src")];
     let mut checked = 0;
     while let Some(dir) = dirs.pop() {
         for e in std::fs::read_dir(&dir).unwrap() {

@@ -73,15 +73,35 @@ pub(crate) async fn read_with(
     format: ActivityFormat,
     decoder: Decoder,
 ) -> Result<std::result::Result<Decoded, Quarantined>> {
+    Ok(read_map(store, location, url, format, decoder, Ok)
+        .await?
+        .map(|(activity, size)| Decoded { activity, size }))
+}
+
+/// Fetches and decodes one file, then runs `then` on the decoded activity on the same
+/// blocking thread (building Arrow batches belongs to the decode's CPU work, not to the
+/// async task that drives several files at a time). Returns `then`'s output and the file's
+/// size, or the quarantine record: a decode error, a panic, or `then`'s error (such as
+/// batches that cannot be built), each with the file's SHA-256.
+pub(crate) async fn read_map<T: Send + 'static>(
+    store: &Arc<dyn ObjectStore>,
+    location: &Path,
+    url: &str,
+    format: ActivityFormat,
+    decoder: Decoder,
+    then: impl FnOnce(Activity) -> std::result::Result<T, String> + Send + 'static,
+) -> Result<std::result::Result<(T, u64), Quarantined>> {
     let bytes = store.get(location).await?.bytes().await?;
     let size = bytes.len() as u64;
     let name = url.to_string();
     let joined = tokio::task::spawn_blocking(move || {
         decode_with(format, &name, &bytes, decoder)
-            .map_err(|e| (e.to_string(), hex::encode(Sha256::digest(&bytes))))
+            .map_err(|e| e.to_string())
+            .and_then(then)
+            .map_err(|reason| (reason, hex::encode(Sha256::digest(&bytes))))
     })
     .await;
-    let decoded = match joined {
+    let done = match joined {
         Ok(r) => r,
         // The guard in `decode_with` catches decoder panics; this catches the rest (e.g. a
         // panic while hashing). The bytes are gone with the task: no checksum then.
@@ -95,8 +115,8 @@ pub(crate) async fn read_with(
         )),
         Err(e) => return Err(DataFusionError::External(Box::new(e))),
     };
-    Ok(decoded
-        .map(|activity| Decoded { activity, size })
+    Ok(done
+        .map(|t| (t, size))
         .map_err(|(reason, sha256)| Quarantined {
             file: url.to_string(),
             size,

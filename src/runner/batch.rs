@@ -24,7 +24,10 @@ use crate::store::Location;
 /// the batches exist, so a batch holds its input once).
 type DecodedFile = (Vec<String>, [RecordBatch; 4]);
 
-/// Decodes the files with up to `jobs` at a time, keeping their order.
+/// Decodes the files with up to `jobs` at a time, and returns them in input order.
+///
+/// Files finish out of order (their sizes differ by orders of magnitude): a new file starts
+/// as soon as any one finishes, so one large file never leaves the other cores idle.
 async fn decode_all(
     store: Arc<dyn ObjectStore>,
     files: Vec<SourceFile>,
@@ -37,35 +40,37 @@ async fn decode_all(
         std::result::Result<DecodedFile, Quarantined>,
     )>,
 > {
-    futures::stream::iter(files)
-        .map(|file| {
+    let mut done: Vec<_> = futures::stream::iter(files.into_iter().enumerate())
+        .map(|(i, file)| {
             let store = Arc::clone(&store);
             async move {
-                let read =
-                    format::read_activity(&store, &file.meta.location, &file.url, file.format)
-                        .await?;
+                // decode and build the batches on a blocking thread
+                let read = format::read_map(
+                    &store,
+                    &file.meta.location,
+                    &file.url,
+                    file.format,
+                    file.format.decoder(),
+                    |a| {
+                        a.to_batches()
+                            .map(|b| (a.warnings, b))
+                            .map_err(|e| e.to_string())
+                    },
+                )
+                .await?;
                 let (size, res) = match read {
-                    Ok(format::Decoded { activity, size }) => {
-                        let built = activity
-                            .to_batches()
-                            .map(|b| (activity.warnings, b))
-                            .map_err(|e| Quarantined {
-                                file: file.url.clone(),
-                                size,
-                                sha256: String::new(),
-                                reason: e.to_string(),
-                            });
-                        (size, built)
-                    }
+                    Ok((decoded, size)) => (size, Ok(decoded)),
                     Err(q) => (q.size, Err(q)),
                 };
-                Ok::<_, DataFusionError>((file, size, res))
+                Ok::<_, DataFusionError>((i, (file, size, res)))
             }
         })
-        .buffered(jobs.max(1))
+        .buffer_unordered(jobs.max(1))
         .inspect(|_| progress.inc(1))
         .try_collect()
-        .await
+        .await?;
+    done.sort_unstable_by_key(|(i, _)| *i);
+    Ok(done.into_iter().map(|(_, d)| d).collect())
 }
 
 /// The key-value metadata written into every output file of `table`.

@@ -1,6 +1,6 @@
 """datamin's FIT decoder against Garmin's own: the FIT SDK for Python (garmin-fit-sdk).
 
-- The profile tables datamin decodes with (src/format/fit/profile/) are exactly what
+- The profile tables datamin decodes with (decode/src/fit/profile/) are exactly what
   scripts/gen_fit_profile.py generates from the installed SDK's profile.
 - For every shared FIT file the SDK reads without errors, datamin's `records` agree with the
   SDK's `record` messages value by value: time, position (degrees), altitude, speed (the
@@ -29,9 +29,9 @@ MAX_BYTES = 1_500_000
 def test_generated_profile_is_up_to_date(tmp_path):
     subprocess.run([sys.executable, str(ROOT / "scripts/gen_fit_profile.py"), str(tmp_path)], check=True)
     for name in ("mod.rs", "names.rs"):
-        committed = (ROOT / "src/format/fit/profile" / name).read_text()
+        committed = (ROOT / "decode/src/fit/profile" / name).read_text()
         assert (tmp_path / name).read_text() == committed, (
-            f"src/format/fit/profile/{name} differs from scripts/gen_fit_profile.py's output")
+            f"decode/src/fit/profile/{name} differs from scripts/gen_fit_profile.py's output")
 
 
 def sdk_records(path):

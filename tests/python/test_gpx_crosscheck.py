@@ -4,7 +4,7 @@
 stray text file) with a policy that keeps every column; for each file the records must be,
 point by point, what gpxpy reads: latitude, longitude, elevation, time, and the Garmin
 TrackPointExtension heart rate where there is one. The points are gpxpy's track points, else
-its route points, else its waypoints (datamin's documented rule, `src/format/gpx.rs`).
+its route points, else its waypoints (datamin's documented rule, `decode/src/gpx.rs`).
 """
 import datetime as dt
 import gzip

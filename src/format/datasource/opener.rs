@@ -11,7 +11,7 @@ use futures::{FutureExt, StreamExt};
 
 use super::{ActivityOptions, OnError};
 use crate::format::ActivityFormat;
-use crate::format::read::read_with;
+use crate::format::read::read_map;
 
 /// Opens one activity file: fetches and decodes it ([`crate::format::read_activity`], on a blocking
 /// thread, panics contained; a FIT `records` scan reads only the projected fields) and
@@ -90,14 +90,16 @@ impl FileOpener for ActivityOpener {
             };
             // a FIT scan of `records` reads only the fields behind the projected columns
             let decoder = format.decoder_for(this.options.table, &this.projection);
-            let batches = match read_with(&this.store, &location, &url, format, decoder).await? {
-                Ok(decoded) => {
-                    let table = this.options.table;
-                    let batch = decoded
-                        .activity
-                        .to_batch_projected(table, Some(&this.projection))?;
-                    slices(batch, this.batch_size)
-                }
+            // the batch is built on the decode's blocking thread
+            let (table, projection) = (this.options.table, this.projection.clone());
+            let build = move |a: crate::format::Activity| {
+                a.to_batch_projected(table, Some(&projection))
+                    .map_err(|e| e.to_string())
+            };
+            let batches = match read_map(&this.store, &location, &url, format, decoder, build)
+                .await?
+            {
+                Ok((batch, _)) => slices(batch, this.batch_size),
                 Err(q) if this.options.on_error == OnError::Skip => {
                     tracing::warn!(file = %q.file, error = %q.reason, "skipping undecodable file");
                     Vec::new()

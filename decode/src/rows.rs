@@ -5,11 +5,11 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{
+use arrow_array::{
     ArrayRef, Float64Array, Int16Array, Int32Array, Int64Array, RecordBatch, RecordBatchOptions,
     StringArray, TimestampMicrosecondArray,
 };
-use datafusion::arrow::error::ArrowError;
+use arrow_schema::ArrowError;
 
 use crate::schema::Table;
 
@@ -168,7 +168,7 @@ macro_rules! col {
 
 /// The `developer_fields` column of `rows` (NULL where a row has none).
 fn developer_fields(rows: &[RecordRow]) -> ArrayRef {
-    use datafusion::arrow::array::{Float64Builder, ListBuilder, StringBuilder, StructBuilder};
+    use arrow_array::builder::{Float64Builder, ListBuilder, StringBuilder, StructBuilder};
     let fields = crate::schema::developer_field_fields();
     let item = StructBuilder::new(
         fields.clone(),
@@ -178,12 +178,10 @@ fn developer_fields(rows: &[RecordRow]) -> ArrayRef {
             Box::new(Float64Builder::new()),
         ],
     );
-    let mut b = ListBuilder::new(item).with_field(Arc::new(
-        datafusion::arrow::datatypes::Field::new_list_field(
-            datafusion::arrow::datatypes::DataType::Struct(fields),
-            true,
-        ),
-    ));
+    let mut b = ListBuilder::new(item).with_field(Arc::new(arrow_schema::Field::new_list_field(
+        arrow_schema::DataType::Struct(fields),
+        true,
+    )));
     for r in rows {
         if r.developer_fields.is_empty() {
             b.append_null();
@@ -444,11 +442,11 @@ mod tests {
         assert_eq!(names, ["power_w", "heart_rate_bpm"]);
         assert_eq!(
             b.column(0).as_ref(),
-            &Int32Array::from(vec![None, Some(250)]) as &dyn datafusion::arrow::array::Array
+            &Int32Array::from(vec![None, Some(250)]) as &dyn arrow_array::Array
         );
         assert_eq!(
             b.column(1).as_ref(),
-            &Int16Array::from(vec![Some(120), None]) as &dyn datafusion::arrow::array::Array
+            &Int16Array::from(vec![Some(120), None]) as &dyn arrow_array::Array
         );
         // no columns: only the row count (count(*))
         let empty = a.to_batch_projected(Table::Records, Some(&[])).unwrap();

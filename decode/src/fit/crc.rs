@@ -68,7 +68,7 @@ mod tests {
         // a Garmin fenix 5 file: its last two bytes are the CRC of everything before them
         let f = std::fs::read(concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/testdata/fitparse__garmin-fenix-5-run.fit"
+            "/../testdata/fitparse__garmin-fenix-5-run.fit"
         ))
         .unwrap();
         let end = f.len() - 2;

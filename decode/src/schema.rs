@@ -8,7 +8,7 @@
 //! without unsigned-type surprises. Columns are nullable unless noted: a value the device did
 //! not record is `NULL`, never a sentinel.
 //!
-//! | table | one row per | FIT source | TCX source | GPX source ([`crate::format::gpx`]) |
+//! | table | one row per | FIT source | TCX source | GPX source ([`crate::gpx`]) |
 //! |---|---|---|---|---|
 //! | [`records`](records_schema) | sample | `record` messages | `Trackpoint` | `trkpt` (else `rtept`, else `wpt`) |
 //! | [`laps`](laps_schema) | lap | `lap` messages | `Lap` | none |
@@ -19,8 +19,8 @@ use std::fmt;
 use std::str::FromStr;
 use std::sync::{Arc, LazyLock};
 
-use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
-use datafusion::arrow::record_batch::RecordBatch;
+use arrow_array::RecordBatch;
+use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 
 /// The type of `records.developer_fields`: a list (NULL when a sample has none) of
 /// `{name: Utf8, units: Utf8, value: Float64}` — a FIT developer field's name and units from
@@ -35,7 +35,7 @@ pub fn developer_fields_type() -> DataType {
 }
 
 /// The fields of one `developer_fields` element: `name`, `units`, `value`.
-pub fn developer_field_fields() -> datafusion::arrow::datatypes::Fields {
+pub fn developer_field_fields() -> arrow_schema::Fields {
     vec![
         Field::new("name", DataType::Utf8, false),
         Field::new("units", DataType::Utf8, true),

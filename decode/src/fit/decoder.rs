@@ -9,8 +9,8 @@
 use super::layout::{FieldDef, Layout, MAX_SLOTS, Raw};
 use super::messages::{self, Slots, State};
 use super::{Projection, crc::fit_crc};
-use crate::format::DecodeError;
-use crate::format::rows::Activity;
+use crate::DecodeError;
+use crate::rows::Activity;
 
 /// Local message types a FIT file can define (4 bits of the record header).
 const LOCAL_TYPES: usize = 16;
@@ -152,7 +152,7 @@ impl<'p> Decoder<'p> {
                     out,
                 )?;
             } else if h & 0x40 != 0 {
-                p = self.definition(data, p, end, h)?;
+                p = self.definition(data, p, end, h, out)?;
             } else {
                 p = self.data_message(data, at, p, end, usize::from(h & 0x0F), None, out)?;
             }
@@ -167,6 +167,7 @@ impl<'p> Decoder<'p> {
         mut p: usize,
         end: usize,
         h: u8,
+        out: &mut Activity,
     ) -> Result<usize, DecodeError> {
         let at = p - 1;
         let take = |p: usize, n: usize| {
@@ -212,6 +213,12 @@ impl<'p> Decoder<'p> {
             self.projection.wants_developer_fields(global),
         );
         self.misaligned += layout.misaligned;
+        if global == super::profile::record::NUM && out.records.is_empty() {
+            // the rest of the section holds at most this many records: one allocation
+            // instead of a doubling Vec (whose copies cost as much as the decode of the
+            // rows); bounded by the input's size
+            out.records.reserve((end - p) / (layout.size + 1));
+        }
         self.layouts[usize::from(h & 0x0F)] = Some(layout);
         Ok(p)
     }

@@ -206,7 +206,7 @@ mod tests {
         // 250 / scale 10 - offset 5
         assert_eq!(
             rec.developer_fields,
-            [crate::format::rows::DeveloperField {
+            [crate::rows::DeveloperField {
                 name: "Power".into(),
                 units: Some("W".into()),
                 value: Some(20.0),

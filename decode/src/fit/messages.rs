@@ -19,7 +19,7 @@
 use super::layout::{DeveloperOp, Layout};
 use super::layout::{Field, Kind, MAX_SLOTS, Message, Raw};
 use super::profile::{device_info, field_description, file_id, lap, record, session, user_profile};
-use crate::format::rows::{Activity, ActivityRow, DeveloperField, RecordRow, SummaryRow};
+use crate::rows::{Activity, ActivityRow, DeveloperField, RecordRow, SummaryRow};
 use crate::schema::DEGREES_PER_SEMICIRCLE;
 
 /// Seconds from the Unix epoch to the FIT epoch, 1989-12-31T00:00:00Z (FIT profile, `date_time`).
