@@ -36,12 +36,15 @@
 //! # Ok(()) }
 //! ```
 
-use std::sync::Arc;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, OnceLock};
 
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::catalog::MemTable;
+use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::common::{Result, TableReference, plan_err};
+use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::SessionContext;
 use datamin_udfs::PseudonymKey;
 
@@ -62,7 +65,14 @@ pub struct Minimizer {
     zone: Option<PrivacyZone>,
     views: Vec<CompiledView>,
     target_partitions: usize,
+    /// [`Minimizer::input_columns`], computed on first use.
+    input_columns: OnceLock<InputColumns>,
 }
+
+/// The columns of each canonical table that a minimization reads, as indices into
+/// [`Table::schema`], ascending; `None`: every column of every table (see
+/// [`Minimizer::input_columns`]). A table that is not in the map is not read at all.
+pub type InputColumns = Option<Arc<BTreeMap<Table, Vec<usize>>>>;
 
 /// One table after minimization.
 #[derive(Debug, Clone)]
@@ -122,7 +132,81 @@ impl Minimizer {
             zone,
             views,
             target_partitions: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            input_columns: OnceLock::new(),
         })
+    }
+
+    /// The columns of each canonical table that [`Minimizer::minimize`] reads: what a
+    /// decoder must fill for the output to be the same as with every column. A caller that
+    /// decodes only these (`datamin run` does) saves the decoding and building of the rest;
+    /// the other columns may then be missing from the input batches.
+    ///
+    /// They are read off DataFusion's optimized plans of the policy's queries (each table's
+    /// view and its row-rule counts) over the canonical schemas: every column a scan
+    /// projects or a pushed-down filter names. `None` (every column of every table) when
+    /// the policy has a privacy zone, which reads positions, times and distances of every
+    /// table and rebuilds laps and sessions from the records, or writes a declared table.
+    /// Computed once per minimizer.
+    ///
+    /// # Errors
+    /// A query of the policy cannot be planned.
+    pub async fn input_columns(&self) -> Result<InputColumns> {
+        if let Some(c) = self.input_columns.get() {
+            return Ok(c.clone());
+        }
+        let c = self.plan_input_columns().await?;
+        Ok(self.input_columns.get_or_init(|| c).clone())
+    }
+
+    async fn plan_input_columns(&self) -> Result<InputColumns> {
+        if self.zone.is_some() {
+            return Ok(None);
+        }
+        let ctx = self.session().await?;
+        let mut out: BTreeMap<Table, BTreeSet<usize>> = BTreeMap::new();
+        for view in &self.views {
+            let Some(schema) = view.table.canonical_schema() else {
+                return Ok(None);
+            };
+            let raw = TableReference::partial(RAW_SCHEMA, view.table.name());
+            let empty = MemTable::try_new(Arc::clone(&schema), vec![Vec::new()])?;
+            ctx.register_table(raw.clone(), Arc::new(empty))?;
+            let mut queries = vec![view.select.clone()];
+            if let Some(tp) = self.policy.table(view.table) {
+                queries.extend(tp.row_rule_prefixes().into_iter().map(|(_, q)| q));
+            }
+            let cols = out.entry(view.table).or_default();
+            for q in queries {
+                let plan = ctx.sql(&q).await?.into_optimized_plan()?;
+                let mut every = false;
+                plan.apply_with_subqueries(|node| {
+                    if let LogicalPlan::TableScan(scan) = node {
+                        match &scan.projection {
+                            Some(p) => cols.extend(p.iter().copied()),
+                            None => every = true,
+                        }
+                        for c in scan.filters.iter().flat_map(|f| f.column_refs()) {
+                            match schema.index_of(&c.name) {
+                                Ok(i) => {
+                                    cols.insert(i);
+                                }
+                                Err(_) => every = true,
+                            }
+                        }
+                    }
+                    Ok(TreeNodeRecursion::Continue)
+                })?;
+                if every {
+                    cols.extend(0..schema.fields().len());
+                }
+            }
+            ctx.deregister_table(raw)?;
+        }
+        Ok(Some(Arc::new(
+            out.into_iter()
+                .map(|(t, c)| (t, c.into_iter().collect()))
+                .collect(),
+        )))
     }
 
     /// Sets how many partitions the SQL step runs on (default: the number of cores; 0 also
@@ -201,19 +285,23 @@ impl Minimizer {
             None => (input, None),
         };
         let ctx = self.session().await?;
-        let mut tables = Vec::new();
-        for view in &self.views {
-            if only.is_some_and(|t| t != view.table) {
-                continue;
-            }
-            let t = self
-                .run_view(&ctx, view, input.get(view.table).to_vec())
-                .await?;
-            tables.push(MinimizedTable {
-                rows_in: rows_in[&view.table],
-                ..t
+        // the tables' views run concurrently (each over its own `raw.<table>`); the output
+        // keeps the views' order
+        let runs = self
+            .views
+            .iter()
+            .filter(|v| only.is_none_or(|t| t == v.table))
+            .map(|view| {
+                let (ctx, rows_in, batches) = (&ctx, &rows_in, input.get(view.table).to_vec());
+                async move {
+                    let t = self.run_view(ctx, view, batches).await?;
+                    Ok::<_, datafusion::error::DataFusionError>(MinimizedTable {
+                        rows_in: rows_in[&view.table],
+                        ..t
+                    })
+                }
             });
-        }
+        let tables = futures::future::try_join_all(runs).await?;
         Ok(Minimized {
             tables,
             privacy_zone,

@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 use super::summary::{RunSummary, TableSummary};
 use crate::format::{self, Quarantined};
 use crate::metrics::Metrics;
-use crate::minimizer::Minimizer;
+use crate::minimizer::{InputColumns, Minimizer};
 use crate::policy::Policy;
 use crate::schema::{Table, TableBatches};
 use crate::sink::file_sink::ParquetSink;
@@ -21,8 +21,9 @@ use crate::source::kafka::{KafkaBatch, KafkaMessage};
 use crate::store::Location;
 
 /// A decoded file's warnings and canonical batches (the row structs are dropped as soon as
-/// the batches exist, so a batch holds its input once).
-type DecodedFile = (Vec<String>, [RecordBatch; 4]);
+/// the batches exist, so a batch holds its input once), in [`Table::ALL`] order; with only
+/// the columns the policy reads ([`crate::minimizer::Minimizer::input_columns`]).
+type DecodedFile = (Vec<String>, Vec<RecordBatch>);
 
 /// Decodes the files with up to `jobs` at a time, and returns them in input order.
 ///
@@ -31,6 +32,7 @@ type DecodedFile = (Vec<String>, [RecordBatch; 4]);
 async fn decode_all(
     store: Arc<dyn ObjectStore>,
     files: Vec<SourceFile>,
+    columns: InputColumns,
     jobs: usize,
     progress: &indicatif::ProgressBar,
 ) -> Result<
@@ -43,19 +45,36 @@ async fn decode_all(
     let mut done: Vec<_> = futures::stream::iter(files.into_iter().enumerate())
         .map(|(i, file)| {
             let store = Arc::clone(&store);
+            let columns = columns.clone();
             async move {
+                // a FIT decoder reads only the record fields behind the columns used
+                let decoder = match columns.as_deref().map(|c| c.get(&Table::Records)) {
+                    Some(records) => file
+                        .format
+                        .decoder_for(Table::Records, records.map_or(&[], Vec::as_slice)),
+                    None => file.format.decoder(),
+                };
                 // decode and build the batches on a blocking thread
+                let build = move |a: format::Activity| {
+                    Table::ALL
+                        .into_iter()
+                        .map(|t| match columns.as_deref() {
+                            None => a.to_batch(t),
+                            Some(c) => {
+                                a.to_batch_projected(t, Some(c.get(&t).map_or(&[], Vec::as_slice)))
+                            }
+                        })
+                        .collect::<std::result::Result<Vec<_>, _>>()
+                        .map(|b| (a.warnings, b))
+                        .map_err(|e| e.to_string())
+                };
                 let read = format::read_map(
                     &store,
                     &file.meta.location,
                     &file.url,
                     file.format,
-                    file.format.decoder(),
-                    |a| {
-                        a.to_batches()
-                            .map(|b| (a.warnings, b))
-                            .map_err(|e| e.to_string())
-                    },
+                    decoder,
+                    build,
                 )
                 .await?;
                 let (size, res) = match read {
@@ -241,7 +260,9 @@ impl BatchContext<'_> {
         let store = self.input_store.clone().ok_or_else(|| {
             crate::Error::Invalid("a file batch needs the input's object store".into())
         })?;
-        let decoded = decode_all(store, files, self.jobs, self.progress).await?;
+        // decode only what the policy reads (everything when it has a privacy zone)
+        let columns = self.minimizer.input_columns().await?;
+        let decoded = decode_all(store, files, columns, self.jobs, self.progress).await?;
         let mut rejected = Vec::new();
         let mut input = TableBatches::new();
         let mut bytes = 0;
@@ -346,15 +367,16 @@ impl BatchContext<'_> {
         );
         let started = std::time::Instant::now();
         let policy = self.minimizer.policy();
-        for t in &minimized.tables {
-            let commit = self
-                .sink
-                .add_batch(
-                    self.id,
-                    t,
-                    output_metadata(policy, t.table, self.minimizer.key_id()),
-                )
-                .await?;
+        // the tables are encoded and written concurrently (each has its own files and log)
+        let commits = futures::future::try_join_all(minimized.tables.iter().map(|t| {
+            self.sink.add_batch(
+                self.id,
+                t,
+                output_metadata(policy, t.table, self.minimizer.key_id()),
+            )
+        }))
+        .await?;
+        for (t, commit) in minimized.tables.iter().zip(commits) {
             summary.add_table(TableSummary {
                 table: t.table.name().to_string(),
                 rows_in: t.rows_in,
