@@ -2,7 +2,8 @@
 //! single-threaded decode of the same files. Target: run time ≤ 1.5 × bare decode.
 //!
 //! `cargo bench --bench run`; with `DATAMIN_LOG=datamin=debug` each batch logs its split
-//! (decode, minimize, write) to stderr.
+//! (decode, minimize, write) to stderr; `BENCH_JOBS=n` sets the run's decode jobs (default:
+//! one per core).
 
 use std::path::PathBuf;
 

@@ -151,7 +151,7 @@ impl Table {
     }
 
     /// The canonical schema of the table; `None` for a declared table (its schema is in
-    /// the policy: [`crate::policy::TablePolicy::raw_schema`]).
+    /// the policy: `datamin::policy::TablePolicy::raw_schema`).
     pub fn canonical_schema(self) -> Option<SchemaRef> {
         Some(match self {
             Table::Records => records_schema(),
